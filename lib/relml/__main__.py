@@ -1,0 +1,5 @@
+import sys
+
+from relml.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Per-paper notebook parameters: `relml.presets.<slug>.PARAMS` maps NAME → `relml.notebook.Param`."""
