@@ -80,12 +80,14 @@ def run_one(slug: str, params: dict[str, Any], out: Path, figures: Path, threads
     os.environ.update(RELML_HEADLESS="1", RELML_FIGURES=str(figures.resolve()),
                       RELML_THREADS=os.environ.get("RELML_THREADS", str(threads)), RELML_PROGRESS="0")
     nb = papers.PAPERS[slug].notebook
+    out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     try:
         pm.execute_notebook(str(nb), str(out / nb.name), parameters=params, kernel_name="python3",
                             cwd=str(nb.parent), progress_bar=False, log_output=False)
     except pm.PapermillExecutionError as err:
-        msg = f"cell {err.cell_index} (execution count {err.exec_count}): {err.ename}: {err.evalue}"
+        first = next((ln for ln in str(err.source).splitlines() if ln.strip()), "")[:60]
+        msg = f"cell {err.cell_index} ({first!r}): {err.ename}: {err.evalue}"
         return Outcome(slug, False, time.perf_counter() - start, msg.splitlines()[0])
     except Exception as err:  # kernel died, notebook unreadable, ...
         return Outcome(slug, False, time.perf_counter() - start, f"{type(err).__name__}: {err}")
