@@ -1,0 +1,1 @@
+"""Embeddings: dtSNE and density / neighbourhood metrics."""
