@@ -61,7 +61,8 @@ def _executed(path, claims_text, error=None):
 
 
 def test_report_gathers_claims_tables(tmp_path, capsys):
-    table = "Claims: a (scale quick)\n| claim | paper | ours | holds |\n|---|---|---|---|\n| c1 | 1 | 2 | yes |\n"
+    table = ("Claims: a (scale quick)\n| claim | paper | ours | holds |\n|---|---|---|---|\n"
+             "| c1 | 1 | 2 | yes |\n")
     _executed(tmp_path / "a.ipynb", table)
     failing = table.replace("yes", "NO").replace("c1", "c2")
     _executed(tmp_path / "b.ipynb", failing, error="c2 did not hold")
