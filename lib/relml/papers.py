@@ -61,7 +61,7 @@ _ALL = [
        "2210.02411", "initialization"),
     _p("stubborn_neighbors", "Don't Trust Stubborn Neighbors: A Security Framework for Agentic Networks",
        "Abedini, Mavali, Schönherr, Pawelczyk, Burkholz", 2026, "arXiv", "2603.15809",
-       "multi-agent security, opinion dynamics"),
+       "multi-agent security, opinion dynamics", "ready"),
     _p("horst", "HORST: Composing Optimizer Geometries for Sparse Transformer Training",
        "Jacobs, Jain, Burkholz", 2026, "ICML workshop (HiLD)", "2605.21104", "optimizers, sparsity"),
     _p("moe_noise", "Robustness of Mixtures of Experts to Feature Noise", "Sun, Nittala, Burkholz", 2026,

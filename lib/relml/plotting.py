@@ -54,6 +54,9 @@ def savefig(fig: plt.Figure, slug: str, name: str, fmt: str = "png") -> Path:
         # no software/date metadata, so the same figure gives the same bytes
         metadata = {"Software": None} if fmt == "png" else {"Creator": None, "CreationDate": None}
         fig.savefig(tmp, format=fmt, metadata=metadata)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; a figure is for everyone to read
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -1,0 +1,41 @@
+"""Opinion dynamics on networks: Friedkin–Johnsen deliberation, adversaries, levers and defences."""
+
+from relml.dynamics.opinion import (
+    FIXED_SIZE,
+    LEVERS,
+    TOPOLOGIES,
+    AgentNetwork,
+    DefenceRun,
+    SingularFJError,
+    adversary_influence,
+    agent_network,
+    build_network,
+    capture_rate,
+    defence_sweep,
+    disagreement,
+    fj_equilibrium,
+    fj_limit,
+    fj_simulate,
+    influence_matrix,
+    initial_opinions,
+    make_topology,
+    mean_benign_opinion,
+    sweep_attack,
+    sweep_lever,
+    trust_adaptive_defence,
+    trust_matrix,
+    unreached_agents,
+    validate_stubbornness,
+    validate_trust,
+    with_benign_stubbornness,
+    with_trust,
+)
+
+__all__ = [
+    "FIXED_SIZE", "LEVERS", "TOPOLOGIES", "AgentNetwork", "DefenceRun", "SingularFJError",
+    "adversary_influence", "agent_network", "build_network", "capture_rate", "defence_sweep",
+    "disagreement", "fj_equilibrium", "fj_limit", "fj_simulate", "influence_matrix",
+    "initial_opinions", "make_topology", "mean_benign_opinion", "sweep_attack", "sweep_lever",
+    "trust_adaptive_defence", "trust_matrix", "unreached_agents", "validate_stubbornness",
+    "validate_trust", "with_benign_stubbornness", "with_trust",
+]
