@@ -81,7 +81,8 @@ _ALL = [
     _p("mirror_regularization", "Mirror, Mirror of the Flow: How Does Regularization Shape Implicit Bias?",
        "Jacobs, Zhou, Burkholz", 2025, "ICML", "2504.12883", "implicit bias, regularization"),
     _p("confounding_shift", "When Shift Happens - Confounding Is to Blame",
-       "Reddy, Rubio-Madrigal, Burkholz, Muandet", 2026, "ICLR", "2505.21422", "distribution shift"),
+       "Reddy, Rubio-Madrigal, Burkholz, Muandet", 2026, "ICLR", "2505.21422", "distribution shift",
+       "ready"),
     _p("sign_in", "Sign-In to the Lottery: Reparameterizing Sparse Training From Scratch",
        "Gadhikar, Jacobs, Zhou, Burkholz", 2025, "NeurIPS", "2504.12801", "sparse training"),
     _p("graphon", "The Graphon Limit Hypothesis: Understanding Neural Network Pruning via Infinite Width "

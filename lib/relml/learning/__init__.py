@@ -1,1 +1,1 @@
-"""Learning under noise, shift and rotation: mixtures of experts, model merging, smooth games, confounded shift."""
+"""Learning under noise, shift and rotation: mixtures of experts, merging, smooth games, confounding."""
