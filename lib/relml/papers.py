@@ -65,7 +65,7 @@ _ALL = [
     _p("horst", "HORST: Composing Optimizer Geometries for Sparse Transformer Training",
        "Jacobs, Jain, Burkholz", 2026, "ICML workshop (HiLD)", "2605.21104", "optimizers, sparsity"),
     _p("moe_noise", "Robustness of Mixtures of Experts to Feature Noise", "Sun, Nittala, Burkholz", 2026,
-       "ICML", "2601.14792", "mixtures of experts"),
+       "ICML", "2601.14792", "mixtures of experts", "ready"),
     _p("score_merging", "Bridging Domains through Subspace-Aware Model Merging",
        "Chaves, Zhou, Burkholz, Valle, Avila", 2026, "CVPR", "2603.05768", "model merging"),
     _p("mola", "Frequency-Based Hyperparameter Selection in Games",
