@@ -67,7 +67,7 @@ _ALL = [
     _p("moe_noise", "Robustness of Mixtures of Experts to Feature Noise", "Sun, Nittala, Burkholz", 2026,
        "ICML", "2601.14792", "mixtures of experts", "ready"),
     _p("score_merging", "Bridging Domains through Subspace-Aware Model Merging",
-       "Chaves, Zhou, Burkholz, Valle, Avila", 2026, "CVPR", "2603.05768", "model merging"),
+       "Chaves, Zhou, Burkholz, Valle, Avila", 2026, "CVPR", "2603.05768", "model merging", "ready"),
     _p("mola", "Frequency-Based Hyperparameter Selection in Games",
        "Sanyal, Sidahmed, Burkholz, Chavdarova", 2026, "arXiv", "2601.18409", "games, optimization",
        "ready"),
