@@ -4,8 +4,8 @@ Quick scale: sklearn digits, MLP 64-h-h-10, Adam, all seeds × arms of one width
 `EnsembleMLP`. Paper scale: the paper's CIFAR-10 setting (ResNet-18 / VGG-16, SGD with momentum,
 lr 0.1, cosine schedule), values from the official code's example commands and configs
 (RelationalML/sparse_to_sparse, `STR/`); the per-run values of the paper's appendix are not confirmed.
-Paper-scale training needs a conv model that relml.models does not have yet, so the notebook stops
-with a clear error at SCALE="paper".
+At SCALE="paper" the notebook trains `relml.models.convnets` ResNet-18 on the CIFAR files that
+`relml.data.load_cifar` finds in data/cache (or $RELML_DATA), and stops naming them when absent.
 """
 
 from relml.notebook import Param, boolean, choice, integer, real, sequence
