@@ -53,7 +53,7 @@ _ALL = [
        "Burkholz", 2022, "ICML", "2205.02343", "lottery tickets"),
     _p("mas_moe", "Multi-Agent Systems are Mixtures of Experts: Who Becomes an Influencer?",
        "Bause, Niederle, Pawelczyk, Burkholz", 2026, "arXiv", "2605.25929",
-       "multi-agent systems, opinion dynamics"),
+       "multi-agent systems, opinion dynamics", "ready"),
     _p("mask_mirror", "Mask in the Mirror: Implicit Sparsification", "Jacobs, Burkholz", 2025, "ICLR",
        "2408.09966", "implicit bias, sparsity"),
     _p("never_saddle", "Never Saddle for Reparameterized Steepest Descent as Mirror Flow",
