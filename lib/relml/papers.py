@@ -108,7 +108,7 @@ _ALL = [
     _p("ctmc", "Scaling up Continuous-Time Markov Chains Helps Resolve Underspecification",
        "Gotovos, Burkholz, Quackenbush, Jegelka", 2021, "NeurIPS", "2107.02911", "stochastic processes"),
     _p("cascades", "Cascade Size Distributions: Why They Matter and How to Compute Them Efficiently",
-       "Burkholz, Quackenbush", 2021, "AAAI", "1909.05416", "network cascades"),
+       "Burkholz, Quackenbush", 2021, "AAAI", "1909.05416", "network cascades", "ready"),
     _p("relu_isometry", "Initialization of ReLUs for Dynamical Isometry", "Burkholz, Dubatovka", 2019,
        "NeurIPS", "1806.06362", "initialization"),
 ]
