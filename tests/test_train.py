@@ -52,7 +52,7 @@ def test_callbacks_run_after_every_step_and_add_epoch_metrics():
                 model[0].weight[:, 0] = 0.0  # e.g. a mask
 
         def on_epoch_end(self, model, epoch):
-            return {"zeroed": float(model[0].weight[:, 0].abs().sum())}
+            return {"zeroed": model[0].weight[:, 0].abs().sum().item()}
 
     model, opt, _ = make()
     cb = Count()
