@@ -25,7 +25,7 @@ lint: $(STAMP)
 # unit tests, papermill over every ready notebook (tests/test_notebooks.py) and nbval over the
 # committed notebooks, in one pytest run on both cores
 test: lint
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadscope --nbval-lax tests notebooks
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadscope --nbval-lax --durations=30 tests notebooks
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -n $(JOBS) tests
