@@ -49,7 +49,7 @@ def test_resolve_rejects_unknown_names_and_bad_values(fake_paper):
 
 def test_setup_reads_upper_case_globals_and_seeds_everything(fake_paper, capsys):
     ns = {"SCALE": "quick", "SEED": 3, "DEVICE": "cpu", "WIDTH": None, "RATE": None, "helper": 1,
-          "In": [], "_": None}
+          "In": [], "_": None, "HAM": torch.optim.SGD, "NP": np}  # imported classes/modules are no params
     cfg = notebook.setup(fake_paper, ns)
     a = (torch.rand(3), np.random.rand(3))  # noqa: NPY002
     cfg2 = notebook.setup(fake_paper, ns, quiet=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import importlib
 import re
+import types
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -187,11 +188,14 @@ def setup(slug: str, namespace: Mapping[str, Any], *, threads: int | None = None
           quiet: bool = False) -> Config:
     """Resolve and validate a notebook's parameters, seed everything, pick device and threads.
 
-    `namespace` is the notebook's `globals()`: every upper-case name in it is a parameter.
+    `namespace` is the notebook's `globals()`: every upper-case name bound to a plain value (not a
+    class, function or module) is a parameter.
     """
     from relml.plotting import use_style
 
-    values = {k: v for k, v in namespace.items() if _PARAM_NAME.match(k)}
+    # parameters are plain values; imported upper-case names (classes like HAM, modules) are not
+    values = {k: v for k, v in namespace.items()
+              if _PARAM_NAME.match(k) and not callable(v) and not isinstance(v, types.ModuleType)}
     resolved = resolve(slug, values)
     device = resolve_device(resolved["DEVICE"])
     cfg = Config(slug, resolved, device, set_threads(threads), seed_everything(resolved["SEED"]))
