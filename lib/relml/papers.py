@@ -41,7 +41,7 @@ _ALL = [
        "Adnan, Jain, Jacobs, Sharma, Krishnan, Burkholz, Ioannou", 2026, "ICML", "2605.27541",
        "sparse training, optimizers"),
     _p("dtsne", "Preserving local densities in low-dimensional embeddings",
-       "Fischer, Burkholz, Vreeken", 2023, "arXiv", "2301.13732", "embeddings"),
+       "Fischer, Burkholz, Vreeken", 2023, "arXiv", "2301.13732", "embeddings", "ready"),
     _p("random_pruning", "Why Random Pruning Is All We Need to Start Sparse",
        "Gadhikar, Mukherjee, Burkholz", 2023, "ICML", "2210.02412", "lottery tickets, sparse training",
        "ready"),
