@@ -98,7 +98,7 @@ _ALL = [
     _p("sculpt", "Cyclic Sparse Training: Is it Enough?", "Gadhikar, Nelaturu, Burkholz", 2024, "arXiv",
        "2406.02773", "pruning, sparse training"),
     _p("gate", "GATE: How to Keep Out Intrusive Neighbors", "Mustafa, Burkholz", 2024, "ICML", "2406.00418",
-       "GNNs, attention"),
+       "GNNs, attention", "ready"),
     _p("dash", "Pruning neural network models for gene regulatory dynamics using data and domain knowledge",
        "Hossain, Fischer, Burkholz, Quackenbush", 2024, "NeurIPS", "2403.04805", "pruning, biology"),
     _p("plant_n_seek", "Plant 'n' Seek: Can You Find the Winning Ticket?", "Fischer, Burkholz", 2022,

@@ -1,0 +1,1 @@
+"""Graph learning: GAT diagnostics and initialisation, GATE, aggregation features, rewiring."""
