@@ -46,7 +46,7 @@ _ALL = [
        "Gadhikar, Mukherjee, Burkholz", 2023, "ICML", "2210.02412", "lottery tickets, sparse training",
        "ready"),
     _p("gat_balance", "Are GATs Out of Balance?", "Mustafa, Bojchevski, Burkholz", 2023, "NeurIPS",
-       "2310.07235", "GNNs, initialization"),
+       "2310.07235", "GNNs, initialization", "ready"),
     _p("lottery_activations", "Most Activation Functions Can Win the Lottery Without Excessive Depth",
        "Burkholz", 2022, "NeurIPS", "2205.02321", "lottery tickets"),
     _p("lottery_convres", "Convolutional and Residual Networks Provably Contain Lottery Tickets",
