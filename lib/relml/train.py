@@ -151,7 +151,7 @@ def fit(
             optimizer.zero_grad(set_to_none=True)
             loss = loss_fn(model(x), y)
             if not torch.isfinite(loss.detach()):
-                raise FloatingPointError(f"loss is {float(loss)} at epoch {epoch}, step {step}: "
+                raise FloatingPointError(f"loss is {float(loss.detach())} at epoch {epoch}, step {step}: "
                                          "lower the learning rate or check the data for NaN")
             loss.backward()
             optimizer.step()
