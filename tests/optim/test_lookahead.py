@@ -198,3 +198,11 @@ def test_wrapper_works_with_lr_schedulers_and_deepcopy():
     assert opt.optimizer.param_groups[0]["lr"] == pytest.approx(0.025)
     clone = copy.deepcopy(opt)
     assert clone.param_groups[0]["lookahead_step"] == 1 and len(clone.state) == 1
+
+
+def test_predicted_factors_reduce_to_gda_for_trivial_lookahead():
+    from relml.optim.lookahead import predicted_factors
+
+    lam = torch.tensor([0.3 + 1.0j, 0.3 - 1.0j, 0.5 + 0.0j], dtype=torch.complex128)
+    f = predicted_factors(lam, 0.1, {"trivial": (1, 1.0)})
+    assert torch.allclose(f["trivial"], f["gda"]) and torch.allclose(f["gda"], (1 - 0.1 * lam).abs())

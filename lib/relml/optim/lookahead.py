@@ -448,3 +448,34 @@ class ModalLookAhead(LookAhead):
                 raise ValueError(f"pass one eigenvalue tensor per param group ({len(groups)}), "
                                  f"got {len(per_group)}")
         return self._tune(groups, per_group)
+
+
+def predicted_factors(eigenvalues: Tensor, lr: float, schedules: dict[str, tuple[int, float]]
+                      ) -> dict[str, Tensor]:
+    """Predicted contraction per base gradient evaluation of every Jacobian mode λ (eigenvalues: (d,)).
+
+    GDA: |1 − ηλ|; EG: |1 − ηλ + (ηλ)²|^{1/2} (two evaluations per step); each named LookAhead
+    schedule (k, α): ρ_LA(1 − ηλ)^{1/k}, one cycle costing k evaluations.
+    """
+    t = 1 - lr * eigenvalues
+    out = {"gda": t.abs(), "eg": (1 - lr * eigenvalues + (lr * eigenvalues) ** 2).abs() ** 0.5}
+    out.update({name: lookahead_contraction(t, k, a) ** (1 / k) for name, (k, a) in schedules.items()})
+    return out
+
+
+def lookahead_arms(jvp: Callable[[Tensor], Tensor], v0: Tensor, lr: float, *, k: int, alpha: float,
+                   estimate_steps: int, k_max: int, name: str = "LookAhead"
+                   ) -> dict[str, Callable[[Any], torch.optim.Optimizer]]:
+    """Optimizer factories for fixed LookAhead(k, α) and MoLA, both around SGD at `lr` (= GDA on a game).
+
+    MoLA's spectrum is estimated once by `estimate_steps` Arnoldi steps from v0 ((games, d): one J·v product
+    each, all games at once); a parameter group's "game" index picks its estimate. For quadratic games the
+    Jacobian is the same at every point, so estimating once is exact.
+    """
+    estimates = ritz_eigenvalues(jvp, v0, estimate_steps)
+
+    def spectrum(group: dict[str, Any]) -> Tensor:
+        return estimates[group["game"]]
+
+    return {name: lambda g: LookAhead(torch.optim.SGD(g, lr=lr), k=k, alpha=alpha),
+            "MoLA": lambda g: ModalLookAhead(torch.optim.SGD(g, lr=lr), spectrum, k_max=k_max)}
