@@ -71,3 +71,21 @@ def test_arms_concatenate_members_and_train_together():
                        test=(x, y))
     assert set(run.accuracy) == {"a.0", "b"} and run.accuracy["a.0"].shape == (2,)
     assert len(run.history) == 2
+
+
+def test_sparse_mlp_arms_keep_random_masks_and_reject_unknown_settings():
+    import pytest
+    import torch
+
+    from relml.data import digits
+    from relml.optim.testbench import sparse_mlp_arms
+
+    data = digits()
+    run = sparse_mlp_arms(data, "random", {"SGD": 0.0}, lambda g: torch.optim.SGD(g, lr=0.05), hidden=16,
+                          members=2, beta=0.0, epochs=1, batch_size=256, mask_density=0.2,
+                          gmp_sparsity=0.9, seed=0)
+    assert set(run.accuracy) == {"SGD"} and run.accuracy["SGD"].shape == (2,)
+    with pytest.raises(ValueError, match="'random' or 'gmp'"):
+        sparse_mlp_arms(data, "lottery", {"SGD": 0.0}, lambda g: torch.optim.SGD(g, lr=0.05), hidden=16,
+                        members=2, beta=0.0, epochs=1, batch_size=256, mask_density=0.2, gmp_sparsity=0.9,
+                        seed=0)

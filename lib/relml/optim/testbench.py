@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -345,3 +346,40 @@ class WeightSnapshot:
     def on_step_end(self, model: nn.Module, step: int) -> None:
         if step == self.step:
             self.weights_ = [w.detach().clone() for w in self.weights]
+
+
+def sparse_mlp_arms(data: Any, setting: str, alphas: dict[str, float], make_optimizer: Callable[[list[dict]],
+                    torch.optim.Optimizer], *, hidden: int, members: int, beta: float, epochs: int,
+                    batch_size: int, mask_density: float, gmp_sparsity: float, seed: int,
+                    device: torch.device | str = "cpu") -> ArmsRun:
+    """Sparse digits MLPs (64-h-h-10), one stacked ensemble of `members` seeds per arm, all arms in one fit.
+
+    `alphas` maps an arm's name to its HAM α (0: the base optimizer alone). `setting` is "random" (a fixed
+    ER mask of `mask_density`, He init scaled by 1/sqrt(density)) or "gmp" (gradual magnitude pruning to
+    `gmp_sparsity` from epoch 1 to 60% of training, twice per epoch). Sign flips are counted in epoch 1.
+    """
+    from relml.models import EnsembleMLP
+    from relml.sparse.gradual import GradualMagnitudePruning, SignFlipCounter
+    from relml.sparse.masks import MaskCallback, random_masks
+
+    if setting not in ("random", "gmp"):
+        raise ValueError(f"setting={setting!r}: pass 'random' or 'gmp'")
+    sizes, steps_per_epoch = [64, hidden, hidden, 10], math.ceil(len(data.x_train) / batch_size)
+    arms = {n: EnsembleMLP(sizes, members, generator=torch.Generator().manual_seed(seed)).to(device)
+            for n in alphas}
+
+    def callbacks(name: str, arm: nn.Module) -> list[object]:
+        if setting == "random":
+            dens = torch.full((members, 3), mask_density)
+            arm.reset_parameters(torch.Generator().manual_seed(seed), densities=dens)
+            masks = random_masks(arm, list(dens.T.numpy()), torch.Generator().manual_seed(seed + 1))
+            prune: object = MaskCallback(arm, masks)
+        else:
+            prune = GradualMagnitudePruning(arm, gmp_sparsity, start=steps_per_epoch,
+                                            end=int(0.6 * epochs * steps_per_epoch),
+                                            every=max(1, steps_per_epoch // 2), stacked=True)
+        return [prune, SignFlipCounter(arm, stacked=True, until=steps_per_epoch)]
+
+    options = {n: {"ham_alpha": a, "ham_beta": beta if a else 0.0} for n, a in alphas.items()}
+    return train_arms(arms, make_optimizer, data.train, epochs=epochs, batch_size=batch_size,
+                      group_options=options, callbacks=callbacks, seed=seed, test=data.test)
