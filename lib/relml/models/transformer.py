@@ -27,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from relml.models.mlp import EnsembleMLP
+
 __all__ = ["StackedLayerNorm", "StackedLinear", "TinyTransformer"]
 
 
@@ -148,17 +150,6 @@ class TinyTransformer(nn.Module):
             h = block(h)
         return self.head(self.norm(h[:, :, 0]))
 
-    @staticmethod
-    def loss(out: Tensor, y: Tensor) -> Tensor:
-        """Σ_r mean_b CE(out[r, b], y[b]): out (R, batch, classes), y (batch,) → scalar."""
-        r, b, c = out.shape
-        return F.cross_entropy(out.reshape(r * b, c), y.repeat(r), reduction="sum") / b
-
-    @torch.no_grad()
-    def accuracy(self, x: Tensor, y: Tensor) -> Tensor:
-        """Each member's accuracy on (x (n, 64), y (n,)): (R,)."""
-        was = self.training
-        self.eval()
-        acc = (self(x).argmax(-1) == y).float().mean(1)
-        self.train(was)
-        return acc
+    # the same per-member loss and accuracy as the MLP ensemble: out (R, batch, classes)
+    loss = staticmethod(EnsembleMLP.loss)
+    accuracy = EnsembleMLP.accuracy
