@@ -76,7 +76,7 @@ _ALL = [
     _p("faf", "Fixed Aggregation Features Can Rival GNNs", "Rubio-Madrigal, Burkholz", 2026, "ICML",
        "2601.19449", "GNNs"),
     _p("lrr_signs", "Masks, Signs, and Learning Rate Rewinding", "Gadhikar, Burkholz", 2024, "ICLR",
-       "2402.19262", "lottery tickets, pruning"),
+       "2402.19262", "lottery tickets, pruning", status="ready"),
     _p("spectral_pruning", "Spectral Graph Pruning Against Over-Squashing and Over-Smoothing",
        "Jamadandi, Rubio-Madrigal, Burkholz", 2024, "NeurIPS", "2404.04612", "graph rewiring, GNNs"),
     _p("comfy", "GNNs Getting ComFy: Community and Feature Similarity Guided Rewiring",

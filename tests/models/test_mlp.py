@@ -106,3 +106,21 @@ def test_bad_ensemble_arguments_raise():
         ens.reset_parameters(densities=np.zeros((2, 3)))
     with pytest.raises(ValueError, match="member index"):
         ens.member(2)
+
+
+def test_ensemble_batch_norm_normalises_each_member_and_is_not_pruned():
+    from relml.sparse.masks import maskable_weights
+
+    torch.manual_seed(0)
+    ens = EnsembleMLP([4, 8, 3], members=2, norm=True, momentum=1.0)
+    x = torch.randn(2, 64, 4) * torch.tensor([1.0, 10.0])[:, None, None] + 3.0  # two very different inputs
+    pre = torch.baddbmm(ens.biases[0].unsqueeze(1), x, ens.weights[0])
+    normed = ens._batch_norm(pre, 0)
+    assert torch.allclose(normed.mean(1), torch.zeros(2, 8), atol=1e-5)
+    assert torch.allclose(normed.var(1, unbiased=False), torch.ones(2, 8), atol=1e-3)
+    assert torch.allclose(ens.running_mean_0, pre.mean(1))  # momentum 1: the last batch's statistics
+    ens.eval()
+    assert torch.allclose(ens._batch_norm(pre, 0), normed * (63 / 64) ** 0.5, atol=1e-4)  # unbiased
+    assert maskable_weights(ens) == list(ens.weights)  # BN's γ (R, h) is not a prunable weight
+    with pytest.raises(ValueError, match="norm=True"):
+        ens.member(0)

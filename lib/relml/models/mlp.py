@@ -8,6 +8,10 @@ elementwise optimizer (Adam, SGD) training the ensemble is mathematically the sa
 separate MLPs on the same batches, only faster (one bmm instead of R small matmuls). Masks
 (`relml.sparse.MaskCallback`) apply per member because they have the same stacked shapes.
 
+`norm=True` adds batch normalisation after every hidden layer's affine map, per member and unit (the
+BN of the papers' ResNets, for MLPs): learnable γ (`norm_weights`), β (`norm_biases`), running statistics
+for evaluation. These are not pruned: `prunable_weights()` is the weight matrices only.
+
 Initialisation (both classes): He/Kaiming normal, W ~ N(0, 2/fan_in), biases zero, the base of the
 random-pruning paper's code (`ER_DST`, `init-method normal`). Passing per-layer densities p_l gives
 its `ER_init` variant W ~ N(0, 2/(p_l fan_in)): a unit of a random layer with density p_l has on
@@ -104,7 +108,7 @@ class EnsembleMLP(nn.Module):
     """
 
     def __init__(self, sizes: Sequence[int], members: int, activation: str = "relu",
-                 generator: torch.Generator | None = None) -> None:
+                 generator: torch.Generator | None = None, norm: bool = False, momentum: float = 0.1) -> None:
         super().__init__()
         if not isinstance(members, int) or isinstance(members, bool) or members < 1:
             raise ValueError(f"members={members!r}: pass the number of ensemble members, an integer >= 1")
@@ -115,7 +119,18 @@ class EnsembleMLP(nn.Module):
         pairs = list(zip(self.sizes[:-1], self.sizes[1:], strict=True))
         self.weights = nn.ParameterList(nn.Parameter(torch.empty(members, a, b)) for a, b in pairs)
         self.biases = nn.ParameterList(nn.Parameter(torch.empty(members, b)) for _, b in pairs)
+        self.norm, self.momentum = bool(norm), momentum
+        hidden = self.sizes[1:-1] if norm else []
+        self.norm_weights = nn.ParameterList(nn.Parameter(torch.ones(members, h)) for h in hidden)
+        self.norm_biases = nn.ParameterList(nn.Parameter(torch.zeros(members, h)) for h in hidden)
+        for i, h in enumerate(hidden):
+            self.register_buffer(f"running_mean_{i}", torch.zeros(members, h))
+            self.register_buffer(f"running_var_{i}", torch.ones(members, h))
         self.reset_parameters(generator)
+
+    def prunable_weights(self) -> list[nn.Parameter]:
+        """The weight matrices (R, in, out): what masks and pruning apply to (not biases, not BN)."""
+        return list(self.weights)
 
     @property
     def member_shapes(self) -> list[tuple[int, int]]:
@@ -135,6 +150,25 @@ class EnsembleMLP(nn.Module):
             std = _init_scale(w.shape[1], dens[:, i])
             w.copy_(torch.randn(w.shape, generator=generator) * std[:, None, None])
             b.zero_()
+        for i, (g, beta) in enumerate(zip(self.norm_weights, self.norm_biases, strict=True)):
+            g.fill_(1.0)
+            beta.zero_()
+            getattr(self, f"running_mean_{i}").zero_()
+            getattr(self, f"running_var_{i}").fill_(1.0)
+
+    def _batch_norm(self, x: Tensor, i: int) -> Tensor:
+        """BN of layer i's pre-activations x (R, batch, h) over the batch, per member and unit."""
+        mean, var = getattr(self, f"running_mean_{i}"), getattr(self, f"running_var_{i}")
+        if self.training:
+            sigma2, mu = torch.var_mean(x, 1, correction=0)
+            with torch.no_grad():
+                n = x.shape[1]
+                mean.lerp_(mu.detach(), self.momentum)
+                var.lerp_(sigma2.detach() * n / max(n - 1, 1), self.momentum)
+        else:
+            mu, sigma2 = mean, var
+        x = (x - mu.unsqueeze(1)) * torch.rsqrt(sigma2.unsqueeze(1) + 1e-5)
+        return x * self.norm_weights[i].unsqueeze(1) + self.norm_biases[i].unsqueeze(1)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim == 2:
@@ -146,7 +180,7 @@ class EnsembleMLP(nn.Module):
         for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             x = torch.baddbmm(b.unsqueeze(1), x, w)
             if i < last:
-                x = self._act(x)
+                x = self._act(self._batch_norm(x, i) if self.norm else x)
         return x
 
     @staticmethod
@@ -169,6 +203,8 @@ class EnsembleMLP(nn.Module):
         """A standalone `MLP` holding a copy of member r's parameters."""
         if not 0 <= r < self.members:
             raise ValueError(f"r={r}: pass a member index in [0, {self.members})")
+        if self.norm:
+            raise ValueError("member() copies plain MLPs; an ensemble with norm=True has no MLP counterpart")
         mlp = MLP(self.sizes, self.activation)
         for layer, w, b in zip(mlp.layers, self.weights, self.biases, strict=True):
             layer.weight.copy_(w[r].T)

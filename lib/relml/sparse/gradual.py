@@ -128,11 +128,7 @@ class GradualMagnitudePruning:
                  start: int,
                  end: int, every: int = 1, initial_sparsity: float = 0.0, scope: str = "global",
                  stacked: bool = False) -> None:
-        if isinstance(weights, nn.Module):
-            params = (list(weights.prunable_weights()) if hasattr(weights, "prunable_weights")
-                      else maskable_weights(weights))
-        else:
-            params = list(weights)
+        params = maskable_weights(weights) if isinstance(weights, nn.Module) else list(weights)
         self.final = _check_sparsities(final_sparsity, "final_sparsity")
         if isinstance(self.final, list) and not stacked:
             raise ValueError("one final sparsity per member needs stacked=True")
@@ -213,11 +209,7 @@ class SignFlipCounter:
                  until: int | None = None) -> None:
         if until is not None and not (isinstance(until, int) and until >= 0):
             raise ValueError(f"until={until!r}: pass the last step to count (an integer >= 0) or None")
-        if isinstance(weights, nn.Module):
-            params = (list(weights.prunable_weights()) if hasattr(weights, "prunable_weights")
-                      else maskable_weights(weights))
-        else:
-            params = list(weights)
+        params = maskable_weights(weights) if isinstance(weights, nn.Module) else list(weights)
         if not params:
             raise ValueError("pass at least one weight to watch")
         self.weights, self.stacked, self.until = params, stacked, until

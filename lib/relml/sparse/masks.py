@@ -183,9 +183,12 @@ def density_table(shapes: Shapes, arms: Sequence[tuple[str, float]], **kwargs: A
 
 
 def maskable_weights(model: nn.Module) -> list[nn.Parameter]:
-    """The weights a mask applies to, in registration order: every parameter with >= 2 dimensions whose
-    name has no part starting with "bias" (linear/conv kernels, a stacked ensemble's (R, in, out)
-    weights); biases (also stacked (R, out) ones) and norm parameters stay dense."""
+    """The weights a mask applies to, in registration order: `model.prunable_weights()` if the model
+    defines it, else every parameter with >= 2 dimensions whose name has no part starting with "bias"
+    (linear/conv kernels, a stacked ensemble's (R, in, out) weights); biases (also stacked (R, out) ones)
+    and norm parameters stay dense."""
+    if hasattr(model, "prunable_weights"):
+        return list(model.prunable_weights())
     weights = [p for name, p in model.named_parameters()
                if p.ndim >= 2 and not any(part.startswith("bias") for part in name.split("."))]
     if not weights:

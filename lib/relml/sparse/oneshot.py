@@ -47,9 +47,7 @@ class FineTune:
 
 
 def prunable(model: nn.Module) -> list[nn.Parameter]:
-    """The weights pruning applies to: `model.prunable_weights()` if defined, else `maskable_weights`."""
-    if hasattr(model, "prunable_weights"):
-        return list(model.prunable_weights())
+    """The weights pruning applies to (`relml.sparse.masks.maskable_weights`)."""
     return maskable_weights(model)
 
 

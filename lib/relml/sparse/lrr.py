@@ -1,0 +1,113 @@
+"""The experiments of "Masks, Signs, and Learning Rate Rewinding" (Gadhikar & Burkholz, ICLR 2024, Sec. 3).
+
+Four arms on the same initialisation, all through `relml.sparse.iterative.prune_cycles` with the same
+schedule per round and the same budget:
+
+- ``imp``: IMP with weight rewinding to θ_k (after `pretrain_epochs` dense epochs);
+- ``lrr``: learning-rate rewinding (keep the weights, restart the schedule);
+- ``imp_lrr_mask``: IMP that prunes to LRR's mask of each round instead of its own (the paper's
+  `mask-ref` pruner);
+- ``imp_lrr_mask_signs``: the same, with the rewound magnitudes |θ_k| given LRR's signs at the start of
+  each round (the official code's `--reset-weight-sign`), on the surviving weights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from relml.data import TensorSplit
+from relml.data.augment import AugmentedBatches
+from relml.models import EnsembleMLP
+from relml.models.convnets import conv_net
+from relml.sparse.iterative import Cycle, Metrics, PruneRun, classification_metrics, prune_cycles
+from relml.sparse.metrics import sign_flip_fraction
+
+__all__ = ["ARMS", "arms_table", "lrr_arms", "lrr_experiment", "sign_transfer_gap"]
+
+ARMS = ("imp", "lrr", "imp_lrr_mask", "imp_lrr_mask_signs")
+Batch = tuple[Tensor, Tensor]
+LossFn = Callable[[Tensor, Tensor], Tensor]
+
+
+def lrr_arms(make_model: Callable[[], nn.Module], data: Batch | Iterable[Batch], cycle: Cycle,
+             densities: Sequence[float], *, arms: Sequence[str] = ARMS, pretrain_epochs: int = 0,
+             stacked: bool = False, metrics: Metrics | None = None, loss_fn: LossFn = F.cross_entropy,
+             seed: int = 0) -> dict[str, PruneRun]:
+    """Run the asked `arms` (module doc) from the same initialisation: make_model() must return a freshly
+    initialised model with the same weights on every call (seed it inside). densities: IMP's per-round
+    densities (`imp_densities`). LRR runs first when a transfer arm needs its masks or signs."""
+    unknown = [a for a in arms if a not in ARMS]
+    if unknown or not arms:
+        raise ValueError(f"arms={list(arms)!r}: pass a non-empty subset of {', '.join(ARMS)}")
+    common: dict[str, Any] = dict(pretrain_epochs=pretrain_epochs, stacked=stacked, metrics=metrics,
+                                  loss_fn=loss_fn, seed=seed, progress=True)
+    needs_lrr = any(a.startswith("imp_lrr") for a in arms)
+    order = ["lrr"] * needs_lrr + [a for a in arms if a != "lrr" or not needs_lrr]
+    runs: dict[str, PruneRun] = {}
+    for arm in order:
+        masks = signs = None
+        if arm.startswith("imp_lrr"):
+            masks = [[m.to(torch.float32) for m in ms] for ms in runs["lrr"].masks]
+            signs = runs["lrr"].start_signs if arm == "imp_lrr_mask_signs" else None
+        runs[arm] = prune_cycles(make_model(), data, cycle, densities, rewind=arm != "lrr", masks=masks,
+                                 signs=signs, desc=arm, **common)
+    return {a: runs[a] for a in arms}
+
+
+def arms_table(runs: dict[str, PruneRun]) -> pd.DataFrame:
+    """All arms' per-cycle rows in one table with an `arm` column."""
+    return pd.concat([r.table.assign(arm=a) for a, r in runs.items()], ignore_index=True)
+
+
+def sign_transfer_gap(runs: dict[str, PruneRun], stacked: bool = False) -> pd.DataFrame:
+    """Per cycle and member: the fraction of LRR's surviving weights whose sign at the start of the cycle
+    differs from θ_k's sign, i.e. how much the `imp_lrr_mask_signs` arm changes over `imp_lrr_mask`
+    (the rewound start of `imp_lrr_mask` carries θ_k's signs on LRR's mask)."""
+    lrr, ref = runs["lrr"], runs["imp_lrr_mask"]
+    rows = []
+    for i, (signs, base, masks) in enumerate(zip(lrr.start_signs, ref.start_signs, lrr.masks, strict=True)):
+        gap = torch.as_tensor(sign_flip_fraction(signs, base, masks, stacked)).reshape(-1)
+        rows += [dict(cycle=i, run=r, sign_gap=float(g)) for r, g in enumerate(gap)]
+    return pd.DataFrame(rows)
+
+
+def lrr_experiment(data: TensorSplit, model: str, width: float, cycle: Cycle, densities: Sequence[float],
+                   seeds: Sequence[int], *, pretrain_epochs: int = 0, arms: Sequence[str] = ARMS,
+                   device: torch.device | str = "cpu") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """All `arms` for every seed: the quick MLP as one `EnsembleMLP` with BN (one member per seed), or one
+    CIFAR ResNet-18 per seed (SGD, augmented batches). Returns (per-cycle table with arm, run = seed,
+    density, epochs, flips, train_loss, train_acc, test_acc; the LRR-vs-θ_k sign gap per cycle and seed).
+    """
+    metrics = classification_metrics(data.train, data.test)
+    if model == "mlp":
+        def make() -> nn.Module:
+            gen = torch.Generator().manual_seed(seeds[0])
+            return EnsembleMLP([data.x_train.shape[1], int(width), int(width), int(data.y_train.max()) + 1],
+                               len(seeds), generator=gen, norm=True).to(device)
+
+        runs = lrr_arms(make, data.train, cycle, densities, arms=arms, pretrain_epochs=pretrain_epochs,
+                        stacked=True, metrics=metrics, loss_fn=EnsembleMLP.loss, seed=seeds[0])
+        table = arms_table(runs).assign(run=lambda t: t.run + seeds[0])
+        gap = sign_transfer_gap(runs, stacked=True).assign(run=lambda t: t.run + seeds[0]) \
+            if "imp_lrr_mask" in runs else pd.DataFrame()
+        return table, gap
+    tables, gaps = [], []
+    for seed in seeds:
+        def make_conv(seed: int = seed) -> nn.Module:
+            torch.manual_seed(seed)
+            return conv_net(model, int(data.y_train.max()) + 1, width).to(device)
+
+        batches = AugmentedBatches(data.x_train, data.y_train, cycle.batch_size, seed=seed, device=device)
+        runs = lrr_arms(make_conv, batches, cycle, densities, arms=arms, pretrain_epochs=pretrain_epochs,
+                        metrics=metrics, seed=seed)
+        tables.append(arms_table(runs).assign(run=seed))
+        if "imp_lrr_mask" in runs:
+            gaps.append(sign_transfer_gap(runs).assign(run=seed))
+    gap = pd.concat(gaps, ignore_index=True) if gaps else pd.DataFrame()
+    return pd.concat(tables, ignore_index=True), gap
