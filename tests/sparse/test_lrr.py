@@ -43,3 +43,15 @@ def test_experiment_runs_every_seed_and_rejects_unknown_arms():
     assert sorted(gap.run.unique()) == [3, 4]
     with pytest.raises(ValueError, match="subset"):
         lrr_arms(lambda: None, split().train, Cycle(epochs=1, lr=0.1), [1.0], arms=("magic",))
+
+
+def test_conv_path_trains_one_resnet_per_seed_with_augmented_batches():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(24, 3, 32, 32, generator=g)
+    y = torch.arange(24) % 2
+    data = TensorSplit(x[:16], y[:16], x[16:], y[16:])
+    table, gap = lrr_experiment(data, "resnet18", 0.0625, Cycle(epochs=1, lr=0.05, batch_size=8), [1.0, 0.5],
+                                seeds=[0], arms=("imp", "lrr", "imp_lrr_mask"))
+    assert set(table.arm) == {"imp", "lrr", "imp_lrr_mask"} and table.run.unique().tolist() == [0]
+    assert table[table.cycle == 1].density.to_numpy() == pytest.approx([0.5] * 3, abs=1e-3)
+    assert len(gap) == 2
