@@ -39,7 +39,7 @@ def test_transfer_arms_use_lrrs_masks_and_all_arms_share_the_start():
 def test_experiment_runs_every_seed_and_rejects_unknown_arms():
     table, gap = lrr_experiment(split(), "mlp", 8, Cycle(epochs=1, lr=0.05), [1.0, 0.5], seeds=[3, 4],
                                 arms=("imp", "lrr", "imp_lrr_mask"))
-    assert sorted(table.run.unique()) == [3, 4] and {"test_acc", "train_loss"} <= set(table.columns)
+    assert sorted(table.run.unique()) == [3, 4] and {"acc", "train_loss"} <= set(table.columns)
     assert sorted(gap.run.unique()) == [3, 4]
     with pytest.raises(ValueError, match="subset"):
         lrr_arms(lambda: None, split().train, Cycle(epochs=1, lr=0.1), [1.0], arms=("magic",))

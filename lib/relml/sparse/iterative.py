@@ -46,7 +46,7 @@ from relml.sparse.metrics import sign_flip_fraction
 from relml.sparse.oneshot import prunable
 from relml.train import History, fit
 
-__all__ = ["Cycle", "PruneRun", "classification_metrics", "cycle_optimizer", "imp_densities", "prune_cycles",
+__all__ = ["Cycle", "PruneRun", "cycle_optimizer", "imp_densities", "member_metrics", "prune_cycles",
            "train_cycle"]
 
 Batch = tuple[Tensor, Tensor]
@@ -201,7 +201,9 @@ def prune_cycles(model: nn.Module, data: Batch | Iterable[Batch], cycle: Cycle, 
                  seed: int = 0, progress: bool = True, desc: str = "cycles") -> PruneRun:
     """Run len(densities) training cycles of `model` with magnitude pruning between them (module doc).
 
-    densities: target density of each cycle (non-increasing; the first is the starting mask's).
+    densities: target density of each cycle (non-increasing; the first is the starting mask's). The mask
+    is pruned by magnitude only before a cycle whose density is below the previous cycle's, so a fixed
+    start mask (e.g. a random one whose exact-k rounding lands near p) stays exactly as drawn.
     rewind: IMP's weight rewinding to θ_k after every prune (False: LRR, cyclic training, SCULPT), k =
     `pretrain_epochs` dense epochs at a linearly warmed-up LR, run first in every scheme (budget counted).
     masks: prescribed masks per cycle
@@ -229,7 +231,8 @@ def prune_cycles(model: nn.Module, data: Batch | Iterable[Batch], cycle: Cycle, 
                    disable=not progress or os.environ.get("RELML_PROGRESS", "1") == "0")
         for i in bar:
             if i > 0:
-                _prune_to(mask, dens[i], masks[i] if masks is not None else None, scope, stacked)
+                if masks is not None or dens[i] < dens[i - 1]:
+                    _prune_to(mask, dens[i], masks[i] if masks is not None else None, scope, stacked)
                 if rewind:
                     _rewind(model, rewind_state, rewind_buffers)
                 if signs is not None and signs[i] is not None:
@@ -271,8 +274,6 @@ def _prune_to(mask: MaskCallback, density: float, prescribed: Sequence[Tensor] |
         for old, m in zip(mask.masks, new, strict=True):
             old.copy_(m.to(old.dtype))
         return
-    if density >= mask.density() - 1e-12:
-        return
     new = magnitude_masks(mask.weights, 1.0 - density, scope, stacked)
     for old, m in zip(mask.masks, new, strict=True):
         old.mul_(m)
@@ -288,24 +289,33 @@ def _impose_signs(weights: Sequence[nn.Parameter], signs: Sequence[Tensor]) -> N
         w.copy_(torch.where(s != 0, w.abs() * s, w))
 
 
-def classification_metrics(train: Batch, test: Batch) -> Metrics:
-    """A `metrics` for `prune_cycles`: train loss, train and test accuracy of the model in eval mode.
 
-    Works for a single model (logits (n, C) → floats) and a stacked ensemble (logits (R, n, C) → (R,)).
+@torch.no_grad()
+def member_metrics(model: nn.Module, data: Any, batch_size: int = 1024) -> dict[str, Tensor]:
+    """Train loss (mean cross-entropy over the whole training set) and test accuracy, one value per member.
+
+    data: anything with x_train, y_train, x_test, y_test (`relml.data.TensorSplit`). model(x) → (R, b, C)
+    for a stacked ensemble or (b, C) for one network (R = 1); evaluated in eval mode (BN running
+    statistics) in batches of `batch_size`. Returns {"train_loss": (R,), "acc": (R,)}; use it as
+    `metrics=lambda m: member_metrics(m, data)`.
     """
+    was = model.training
+    model.eval()
+    device = next(model.parameters()).device
 
-    @torch.no_grad()
-    def metrics(model: nn.Module) -> dict[str, Tensor]:
-        was = model.training
-        model.eval()
-        try:
-            out_tr, out_te = model(train[0]), model(test[0])
-        finally:
-            model.train(was)
-        y = train[1].expand(out_tr.shape[:-1])  # (n,) or (R, n)
-        ce = F.cross_entropy(out_tr.movedim(-1, 1) if out_tr.ndim == 3 else out_tr, y, reduction="none")
-        return {"train_loss": ce.mean(-1),
-                "train_acc": (out_tr.argmax(-1) == train[1]).double().mean(-1),
-                "test_acc": (out_te.argmax(-1) == test[1]).double().mean(-1)}
+    def scan(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        loss = correct = torch.zeros(())
+        for i in range(0, len(x), batch_size):
+            out = model(x[i : i + batch_size].to(device))
+            out = out if out.ndim == 3 else out.unsqueeze(0)  # (R, b, C)
+            yb = y[i : i + batch_size].to(device).expand(out.shape[0], -1)  # (R, b)
+            loss = loss + F.cross_entropy(out.transpose(1, 2), yb, reduction="none").sum(1).cpu()
+            correct = correct + (out.argmax(-1) == yb).sum(1).cpu()
+        return loss / len(x), correct.double() / len(x)
 
-    return metrics
+    try:
+        train_loss, _ = scan(data.x_train, data.y_train)
+        _, acc = scan(data.x_test, data.y_test)
+    finally:
+        model.train(was)
+    return {"train_loss": train_loss, "acc": acc}

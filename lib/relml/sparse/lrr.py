@@ -25,7 +25,7 @@ from relml.data import TensorSplit
 from relml.data.augment import AugmentedBatches
 from relml.models import EnsembleMLP
 from relml.models.convnets import conv_net
-from relml.sparse.iterative import Cycle, Metrics, PruneRun, classification_metrics, prune_cycles
+from relml.sparse.iterative import Cycle, Metrics, PruneRun, member_metrics, prune_cycles
 from relml.sparse.metrics import sign_flip_fraction
 
 __all__ = ["ARMS", "arms_table", "lrr_arms", "lrr_experiment", "sign_transfer_gap"]
@@ -82,9 +82,11 @@ def lrr_experiment(data: TensorSplit, model: str, width: float, cycle: Cycle, de
                    device: torch.device | str = "cpu") -> tuple[pd.DataFrame, pd.DataFrame]:
     """All `arms` for every seed: the quick MLP as one `EnsembleMLP` with BN (one member per seed), or one
     CIFAR ResNet-18 per seed (SGD, augmented batches). Returns (per-cycle table with arm, run = seed,
-    density, epochs, flips, train_loss, train_acc, test_acc; the LRR-vs-θ_k sign gap per cycle and seed).
+    density, epochs, flips, train_loss, acc (test accuracy); the LRR-vs-θ_k sign gap per cycle and seed).
     """
-    metrics = classification_metrics(data.train, data.test)
+    def metrics(model: nn.Module) -> dict[str, Tensor]:
+        return member_metrics(model, data)
+
     if model == "mlp":
         def make() -> nn.Module:
             gen = torch.Generator().manual_seed(seeds[0])
