@@ -33,6 +33,27 @@ class BNNet(nn.Module):
         return self.fc2(F.relu(self.bn(self.fc1(x))))
 
 
+def capture_states(monkeypatch) -> dict[str, dict[str, torch.Tensor]]:
+    """Spy on `train_cycle`: the model's state at the start of cycle 1 (right after prune and rewind,
+    key "start1") and after the dense pretraining (key "theta_k")."""
+    seen: dict[str, dict[str, torch.Tensor]] = {}
+    original = iterative.train_cycle
+
+    def snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
+        return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    def spy(model, data, cycle, **kwargs):
+        if kwargs.get("desc", "").endswith(" 1"):
+            seen["start1"] = snapshot(model)
+        out = original(model, data, cycle, **kwargs)
+        if kwargs.get("desc") == "warmup":
+            seen["theta_k"] = snapshot(model)
+        return out
+
+    monkeypatch.setattr(iterative, "train_cycle", spy)
+    return seen
+
+
 def test_imp_densities_and_cycle_validation():
     assert imp_densities(3, 0.2) == pytest.approx([1.0, 0.8, 0.64, 0.512])
     with pytest.raises(ValueError, match="rate"):
@@ -96,18 +117,7 @@ def test_imp_rewind_restores_theta_k_on_the_survivors_and_bn_affine_but_not_bn_s
     x, y = toy_data()
     torch.manual_seed(1)
     net = BNNet()
-    snapshots = {}
-    original = iterative.train_cycle
-
-    def spy(model, data, cycle, **kwargs):
-        if kwargs.get("desc", "").endswith(" 1"):  # the start of cycle 1: right after prune + rewind
-            snapshots["start1"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        out = original(model, data, cycle, **kwargs)
-        if kwargs.get("desc") == "warmup":
-            snapshots["theta_k"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        return out
-
-    monkeypatch.setattr(iterative, "train_cycle", spy)
+    snapshots = capture_states(monkeypatch)
     run = prune_cycles(net, (x, y), Cycle(epochs=2, lr=0.05, batch_size=32), [1.0, 0.5], rewind=True,
                        pretrain_epochs=1, progress=False)
     theta_k, start = snapshots["theta_k"], snapshots["start1"]
@@ -125,18 +135,10 @@ def test_rewind_buffers_also_restores_bn_statistics(monkeypatch):
     x, y = toy_data()
     torch.manual_seed(2)
     net = BNNet()
-    seen = {}
-    original = iterative.train_cycle
-
-    def spy(model, data, cycle, **kwargs):
-        if kwargs.get("desc", "").endswith(" 1"):
-            seen["mean"] = model.bn.running_mean.clone()
-        return original(model, data, cycle, **kwargs)
-
-    monkeypatch.setattr(iterative, "train_cycle", spy)
+    seen = capture_states(monkeypatch)
     prune_cycles(net, (x, y), Cycle(epochs=1, lr=0.05), [1.0, 0.5], rewind=True, rewind_buffers=True,
                  progress=False)
-    assert torch.equal(seen["mean"], torch.zeros(16))  # θ_0's running mean
+    assert torch.equal(seen["start1"]["bn.running_mean"], torch.zeros(16))  # θ_0's running mean
 
 
 def test_masks_keep_the_asked_density_shrink_and_pruned_weights_stay_zero():
@@ -179,20 +181,13 @@ def test_prescribed_masks_and_signs_are_imposed_on_the_rewound_survivors(monkeyp
                        loss_fn=EnsembleMLP.loss, progress=False)
     flipped = [[-s for s in signs] for signs in ref.start_signs]  # opposite of LRR's signs
     masks = [[m.float() for m in ms] for ms in ref.masks]
-    starts = {}
     net = fresh()
     theta0 = [w.detach().clone() for w in net.weights]
-    original = iterative.train_cycle
-
-    def spy(model, data, cycle, **kwargs):
-        if kwargs.get("desc", "").endswith(" 1"):
-            starts["w"] = [w.detach().clone() for w in model.weights]
-        return original(model, data, cycle, **kwargs)
-
-    monkeypatch.setattr(iterative, "train_cycle", spy)
+    starts = capture_states(monkeypatch)
     prune_cycles(net, (x, y), Cycle(epochs=2, lr=0.1), [1.0, 0.5], rewind=True, masks=masks,
                  signs=[None, flipped[1]], stacked=True, loss_fn=EnsembleMLP.loss, progress=False)
-    for w, w0, m, s in zip(starts["w"], theta0, ref.masks[1], flipped[1], strict=True):
+    start = [starts["start1"][f"weights.{i}"] for i in range(len(theta0))]
+    for w, w0, m, s in zip(start, theta0, ref.masks[1], flipped[1], strict=True):
         assert torch.equal(w[m].abs(), w0[m].abs())  # θ_0's magnitudes
         assert torch.equal(torch.sign(w[m]).to(torch.int8), s[m])  # the imposed signs
         assert torch.all(w[~m] == 0)

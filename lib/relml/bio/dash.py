@@ -88,14 +88,19 @@ def _gram_solve(score: Tensor, rhs: Tensor, ridge: float) -> Tensor:
     return torch.linalg.solve(gram, rhs.to(torch.float64))
 
 
+def _check_guess(score: Tensor, other: Tensor, ridge: float, name: str) -> None:
+    """score (..., h, n) against an (..., n, n) matrix, and a non-negative ridge."""
+    if score.ndim < 2 or other.shape[-2:] != (score.shape[-1],) * 2:
+        raise ValueError(f"the score must be (..., h, n) and {name} (..., n, n); got {tuple(score.shape)} "
+                         f"and {tuple(other.shape)}")
+    if ridge < 0:
+        raise ValueError(f"ridge={ridge!r}: pass a non-negative ridge")
+
+
 def best_guess_input(score: Tensor, partners: Tensor, ridge: float = 0.0) -> Tensor:
     """P̂ = (S Sᵀ)⁻¹ S · PPI: the least-squares X with PPI ≈ Sᵀ X. score (..., h, n), partners
     (..., n, n) → (..., h, n) float64 (S · PPI in the inputs' precision, the h × h solve in float64)."""
-    if score.ndim < 2 or partners.shape[-2:] != (score.shape[-1],) * 2:
-        raise ValueError(f"score must be (..., h, n) and partners (..., n, n); got {tuple(score.shape)} and "
-                         f"{tuple(partners.shape)}")
-    if ridge < 0:
-        raise ValueError(f"ridge={ridge!r}: pass a non-negative ridge")
+    _check_guess(score, partners, ridge, "partners")
     dtype = torch.promote_types(score.dtype, partners.dtype)
     return _gram_solve(score, score.to(dtype) @ partners.to(dtype), ridge)
 
@@ -104,11 +109,7 @@ def best_guess_output(score_in: Tensor, prior: Tensor, ridge: float = 0.0) -> Te
     """P̂ = (S |P|)ᵀ (S Sᵀ)⁻¹: the least-squares C with |P|ᵀ ≈ C S. score_in (..., h, n) of the matching
     input layer, prior (..., n, n) → (..., n, h) float64 (S |P| in the inputs' precision)."""
     _check_prior(prior, finite=False)
-    if score_in.ndim < 2 or prior.shape[-2:] != (score_in.shape[-1],) * 2:
-        raise ValueError(f"score_in must be (..., h, n) and prior (..., n, n); got {tuple(score_in.shape)} "
-                         f"and {tuple(prior.shape)}")
-    if ridge < 0:
-        raise ValueError(f"ridge={ridge!r}: pass a non-negative ridge")
+    _check_guess(score_in, prior, ridge, "prior")
     dtype = torch.promote_types(score_in.dtype, prior.dtype)
     rhs = score_in.to(dtype) @ prior.abs().to(dtype)  # (h, n); C = rhsᵀ G⁻¹ = (G⁻¹ rhs)ᵀ, G symmetric
     return _gram_solve(score_in, rhs, ridge).transpose(-1, -2)
