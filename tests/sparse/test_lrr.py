@@ -6,7 +6,7 @@ import torch
 from relml.data import TensorSplit
 from relml.models import EnsembleMLP
 from relml.sparse.iterative import Cycle, imp_densities
-from relml.sparse.lrr import arms_table, lrr_arms, lrr_experiment, sign_transfer_gap
+from relml.sparse.lrr import ARMS, arms_table, lrr_arms, lrr_experiment, sign_transfer_gap
 
 
 def split(seed: int = 0) -> TensorSplit:
@@ -24,7 +24,7 @@ def test_transfer_arms_use_lrrs_masks_and_all_arms_share_the_start():
 
     runs = lrr_arms(make, data.train, Cycle(epochs=2, lr=0.1), imp_densities(2, 0.4), pretrain_epochs=1,
                     stacked=True, loss_fn=EnsembleMLP.loss)
-    assert list(runs) == ["imp", "lrr", "imp_lrr_mask", "imp_lrr_mask_signs"]
+    assert list(runs) == list(ARMS)
     for arm in ("imp_lrr_mask", "imp_lrr_mask_signs"):
         for ours, theirs in zip(runs[arm].masks, runs["lrr"].masks, strict=True):
             assert all(torch.equal(a, b) for a, b in zip(ours, theirs, strict=True))
@@ -55,3 +55,26 @@ def test_conv_path_trains_one_resnet_per_seed_with_augmented_batches():
     assert set(table.arm) == {"imp", "lrr", "imp_lrr_mask"} and table.run.unique().tolist() == [0]
     assert table[table.cycle == 1].density.to_numpy() == pytest.approx([0.5] * 3, abs=1e-3)
     assert len(gap) == 2
+
+
+def test_nested_random_masks_keep_each_layers_density_and_nest():
+    from relml.sparse.lrr import nested_random_masks
+
+    ens = EnsembleMLP([5, 40, 20, 3], 2, generator=torch.Generator().manual_seed(0))
+    dens = imp_densities(3, 0.3)
+    levels = nested_random_masks(ens, dens, stacked=True, generator=torch.Generator().manual_seed(1))
+    for d, masks in zip(dens, levels, strict=True):
+        for m, w in zip(masks, ens.weights, strict=True):
+            per_member = m.reshape(2, -1).sum(1)
+            assert per_member.tolist() == [round(d * w[0].numel())] * 2  # every layer, every member
+    for outer, inner in zip(levels, levels[1:], strict=False):
+        assert all(torch.all(b <= a) for a, b in zip(outer, inner, strict=True))  # nested
+    assert not torch.equal(levels[-1][1][0], levels[-1][1][1])  # members draw their own masks
+
+
+def test_random_arms_share_one_draw_of_masks():
+    runs = lrr_arms(lambda: EnsembleMLP([5, 16, 3], 2, generator=torch.Generator().manual_seed(0)),
+                    split().train, Cycle(epochs=1, lr=0.1), imp_densities(2, 0.5),
+                    arms=("imp_random", "lrr_random"), stacked=True, loss_fn=EnsembleMLP.loss)
+    for a, b in zip(runs["imp_random"].masks, runs["lrr_random"].masks, strict=True):
+        assert all(torch.equal(x, y) for x, y in zip(a, b, strict=True))

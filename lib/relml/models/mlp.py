@@ -157,18 +157,15 @@ class EnsembleMLP(nn.Module):
             getattr(self, f"running_var_{i}").fill_(1.0)
 
     def _batch_norm(self, x: Tensor, i: int) -> Tensor:
-        """BN of layer i's pre-activations x (R, batch, h) over the batch, per member and unit."""
-        mean, var = getattr(self, f"running_mean_{i}"), getattr(self, f"running_var_{i}")
-        if self.training:
-            sigma2, mu = torch.var_mean(x, 1, correction=0)
-            with torch.no_grad():
-                n = x.shape[1]
-                mean.lerp_(mu.detach(), self.momentum)
-                var.lerp_(sigma2.detach() * n / max(n - 1, 1), self.momentum)
-        else:
-            mu, sigma2 = mean, var
-        x = (x - mu.unsqueeze(1)) * torch.rsqrt(sigma2.unsqueeze(1) + 1e-5)
-        return x * self.norm_weights[i].unsqueeze(1) + self.norm_biases[i].unsqueeze(1)
+        """BN of layer i's pre-activations x (R, batch, h) over the batch, per member and unit: torch's
+        fused batch norm over the R·h channels of x laid out as (batch, R·h); the running statistics
+        (R, h) are updated in place through flat views."""
+        r, b, h = x.shape
+        flat = x.transpose(0, 1).reshape(b, r * h)
+        out = F.batch_norm(flat, getattr(self, f"running_mean_{i}").view(-1),
+                           getattr(self, f"running_var_{i}").view(-1), self.norm_weights[i].view(-1),
+                           self.norm_biases[i].view(-1), self.training, self.momentum, 1e-5)
+        return out.reshape(b, r, h).transpose(0, 1)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim == 2:

@@ -23,7 +23,7 @@ PARAMS = {
     "ROUNDS": Param(14, 20, integer(1), "pruning rounds after the dense cycle (density 0.8^ROUNDS)"),
     "PRUNE_RATE": Param(0.2, 0.2, real(0.0, 1.0, lo_open=True, hi_open=True),
                         "fraction of the remaining weights pruned per round (global magnitude)"),
-    "EPOCHS": Param(5, 150, integer(1), "epochs per round (one cosine cycle each)"),
+    "EPOCHS": Param(4, 150, integer(1), "epochs per round (one cosine cycle each)"),
     "PRETRAIN_EPOCHS": Param(1, 10, integer(0), "dense warmup epochs before the first round; IMP rewinds to "
                              "this point θ_k (official code: --warmup-epochs 10)"),
     "LR": Param(0.1, 0.1, real(0.0, lo_open=True), "peak learning rate of every cycle (SGD, momentum 0.9)"),

@@ -8,7 +8,10 @@ schedule per round and the same budget:
 - ``imp_lrr_mask``: IMP that prunes to LRR's mask of each round instead of its own (the paper's
   `mask-ref` pruner);
 - ``imp_lrr_mask_signs``: the same, with the rewound magnitudes |θ_k| given LRR's signs at the start of
-  each round (the official code's `--reset-weight-sign`), on the surviving weights.
+  each round (the official code's `--reset-weight-sign`), on the surviving weights;
+- ``imp_random`` / ``lrr_random``: IMP / LRR on random masks instead of magnitude ones ("LRR is better at
+  optimising diverse masks, including random ones"): nested random masks that remove the same fraction of
+  the remaining weights of every layer each round (the official code's random pruners; `nested_random_masks`).
 """
 
 from __future__ import annotations
@@ -25,14 +28,28 @@ from relml.data import TensorSplit
 from relml.data.augment import AugmentedBatches
 from relml.models import EnsembleMLP
 from relml.models.convnets import conv_net
+from relml.sparse.gradual import magnitude_masks
 from relml.sparse.iterative import Cycle, Metrics, PruneRun, member_metrics, prune_cycles
+from relml.sparse.masks import check_density, maskable_weights
 from relml.sparse.metrics import sign_flip_fraction
 
-__all__ = ["ARMS", "arms_table", "lrr_arms", "lrr_experiment", "sign_transfer_gap"]
+__all__ = ["ARMS", "arms_table", "lrr_arms", "lrr_experiment", "nested_random_masks", "sign_transfer_gap"]
 
-ARMS = ("imp", "lrr", "imp_lrr_mask", "imp_lrr_mask_signs")
+ARMS = ("imp", "lrr", "imp_lrr_mask", "imp_lrr_mask_signs", "imp_random", "lrr_random")
 Batch = tuple[Tensor, Tensor]
 LossFn = Callable[[Tensor, Tensor], Tensor]
+
+
+@torch.no_grad()
+def nested_random_masks(model: nn.Module, densities: Sequence[float], *, stacked: bool = False,
+                        generator: torch.Generator | None = None) -> list[list[Tensor]]:
+    """One mask list per density (non-increasing): every layer keeps round(d · n_l) weights chosen at
+    random, and the masks are nested (each round prunes only surviving weights). One random score per
+    weight ranks the weights once (per member if `stacked`); masks float, on the weights' device."""
+    weights = maskable_weights(model)
+    scores = [torch.rand(w.shape, generator=generator).to(w.device) for w in weights]
+    return [magnitude_masks(scores, 1.0 - check_density(d, f"densities[{i}]"), "layer", stacked)
+            for i, d in enumerate(densities)]
 
 
 def lrr_arms(make_model: Callable[[], nn.Module], data: Batch | Iterable[Batch], cycle: Cycle,
@@ -41,7 +58,8 @@ def lrr_arms(make_model: Callable[[], nn.Module], data: Batch | Iterable[Batch],
              seed: int = 0) -> dict[str, PruneRun]:
     """Run the asked `arms` (module doc) from the same initialisation: make_model() must return a freshly
     initialised model with the same weights on every call (seed it inside). densities: IMP's per-round
-    densities (`imp_densities`). LRR runs first when a transfer arm needs its masks or signs."""
+    densities (`imp_densities`). LRR runs first when a transfer arm needs its masks or signs; both random
+    arms share one draw of nested random masks (seeded by `seed`)."""
     unknown = [a for a in arms if a not in ARMS]
     if unknown or not arms:
         raise ValueError(f"arms={list(arms)!r}: pass a non-empty subset of {', '.join(ARMS)}")
@@ -50,13 +68,19 @@ def lrr_arms(make_model: Callable[[], nn.Module], data: Batch | Iterable[Batch],
     needs_lrr = any(a.startswith("imp_lrr") for a in arms)
     order = ["lrr"] * needs_lrr + [a for a in arms if a != "lrr" or not needs_lrr]
     runs: dict[str, PruneRun] = {}
+    random = None
+    if any(a.endswith("_random") for a in arms):
+        gen = torch.Generator().manual_seed(seed * 7_919 + 3)
+        random = nested_random_masks(make_model(), densities, stacked=stacked, generator=gen)
     for arm in order:
         masks = signs = None
+        if arm.endswith("_random"):
+            masks = random
         if arm.startswith("imp_lrr"):
             masks = [[m.to(torch.float32) for m in ms] for ms in runs["lrr"].masks]
             signs = runs["lrr"].start_signs if arm == "imp_lrr_mask_signs" else None
-        runs[arm] = prune_cycles(make_model(), data, cycle, densities, rewind=arm != "lrr", masks=masks,
-                                 signs=signs, desc=arm, **common)
+        runs[arm] = prune_cycles(make_model(), data, cycle, densities, rewind=arm.startswith("imp"),
+                                 masks=masks, signs=signs, desc=arm, **common)
     return {a: runs[a] for a in arms}
 
 
