@@ -6,7 +6,7 @@ import torch
 from relml.data import TensorSplit
 from relml.models import EnsembleMLP
 from relml.sparse.iterative import Cycle, imp_densities
-from relml.sparse.lrr import ARMS, arms_table, lrr_arms, lrr_experiment, sign_transfer_gap
+from relml.sparse.lrr import ARMS, arms_table, lrr_arms, lrr_experiment, mask_comparison
 
 
 def split(seed: int = 0) -> TensorSplit:
@@ -32,8 +32,11 @@ def test_transfer_arms_use_lrrs_masks_and_all_arms_share_the_start():
     assert all(torch.equal(s, t) for s, t in zip(first["imp"], first["lrr"], strict=True))
     table = arms_table(runs)
     assert set(table.arm) == set(runs) and table.groupby("arm").epochs.max().nunique() == 1
-    gap = sign_transfer_gap(runs, stacked=True)
-    assert gap.sign_gap.between(0, 1).all() and len(gap) == 3 * 2
+    comp = mask_comparison(runs, stacked=True)
+    assert len(comp) == 3 * 2 and comp.sign_gap.between(0, 1).all()
+    assert (comp[comp.cycle == 0].overlap == 1).all() and comp.overlap.between(0, 1).all()  # dense start
+    lrr_final = runs["lrr"].masks[-1]
+    assert comp[comp.cycle == 2].lrr_layer_0.tolist() == lrr_final[0].reshape(2, -1).double().mean(1).tolist()
 
 
 def test_experiment_runs_every_seed_and_rejects_unknown_arms():

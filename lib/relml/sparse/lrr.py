@@ -31,9 +31,9 @@ from relml.models.convnets import conv_net
 from relml.sparse.gradual import magnitude_masks
 from relml.sparse.iterative import Cycle, Metrics, PruneRun, member_metrics, prune_cycles
 from relml.sparse.masks import check_density, maskable_weights
-from relml.sparse.metrics import sign_flip_fraction
+from relml.sparse.metrics import layer_densities_of, mask_overlap, sign_flip_fraction
 
-__all__ = ["ARMS", "arms_table", "lrr_arms", "lrr_experiment", "nested_random_masks", "sign_transfer_gap"]
+__all__ = ["ARMS", "arms_table", "lrr_arms", "lrr_experiment", "mask_comparison", "nested_random_masks"]
 
 ARMS = ("imp", "lrr", "imp_lrr_mask", "imp_lrr_mask_signs", "imp_random", "lrr_random")
 Batch = tuple[Tensor, Tensor]
@@ -89,15 +89,33 @@ def arms_table(runs: dict[str, PruneRun]) -> pd.DataFrame:
     return pd.concat([r.table.assign(arm=a) for a, r in runs.items()], ignore_index=True)
 
 
-def sign_transfer_gap(runs: dict[str, PruneRun], stacked: bool = False) -> pd.DataFrame:
-    """Per cycle and member: the fraction of LRR's surviving weights whose sign at the start of the cycle
-    differs from θ_k's sign, i.e. how much the `imp_lrr_mask_signs` arm changes over `imp_lrr_mask`
-    (the rewound start of `imp_lrr_mask` carries θ_k's signs on LRR's mask)."""
-    lrr, ref = runs["lrr"], runs["imp_lrr_mask"]
+def mask_comparison(runs: dict[str, PruneRun], stacked: bool = False) -> pd.DataFrame:
+    """Per cycle and member, what the arms' masks and signs share (with `relml.sparse.metrics`):
+
+    - overlap: Jaccard overlap of IMP's and LRR's masks (needs both arms);
+    - sign_gap: the fraction of LRR's surviving weights whose sign at the start of the cycle differs from
+      θ_k's, i.e. how much `imp_lrr_mask_signs` changes over `imp_lrr_mask` (whose rewound start carries
+      θ_k's signs on LRR's mask; needs both arms);
+    - {arm}_layer_{l}: the density of every layer of the masks of IMP and LRR.
+    """
     rows = []
-    for i, (signs, base, masks) in enumerate(zip(lrr.start_signs, ref.start_signs, lrr.masks, strict=True)):
-        gap = torch.as_tensor(sign_flip_fraction(signs, base, masks, stacked)).reshape(-1)
-        rows += [dict(cycle=i, run=r, sign_gap=float(g)) for r, g in enumerate(gap)]
+    for i in range(len(next(iter(runs.values())).masks)):
+        cols: dict[str, Tensor] = {}
+        if {"imp", "lrr"} <= set(runs):
+            imp_masks, lrr_masks = runs["imp"].masks[i], runs["lrr"].masks[i]
+            cols["overlap"] = torch.as_tensor(mask_overlap(imp_masks, lrr_masks, stacked))
+        if {"lrr", "imp_lrr_mask"} <= set(runs):
+            lrr, ref = runs["lrr"], runs["imp_lrr_mask"]
+            cols["sign_gap"] = torch.as_tensor(
+                sign_flip_fraction(lrr.start_signs[i], ref.start_signs[i], lrr.masks[i], stacked))
+        for arm in ("imp", "lrr"):
+            if arm in runs:
+                dens = layer_densities_of(runs[arm].masks[i], stacked)
+                dens = dens.reshape(-1, dens.shape[-1])  # (members, layers)
+                cols.update({f"{arm}_layer_{layer}": dens[:, layer] for layer in range(dens.shape[1])})
+        values = {k: v.reshape(-1).tolist() for k, v in cols.items()}
+        members = max((len(v) for v in values.values()), default=0)
+        rows += [dict(cycle=i, run=r, **{k: v[r] for k, v in values.items()}) for r in range(members)]
     return pd.DataFrame(rows)
 
 
@@ -106,7 +124,7 @@ def lrr_experiment(data: TensorSplit, model: str, width: float, cycle: Cycle, de
                    device: torch.device | str = "cpu") -> tuple[pd.DataFrame, pd.DataFrame]:
     """All `arms` for every seed: the quick MLP as one `EnsembleMLP` with BN (one member per seed), or one
     CIFAR ResNet-18 per seed (SGD, augmented batches). Returns (per-cycle table with arm, run = seed,
-    density, epochs, flips, train_loss, acc (test accuracy); the LRR-vs-θ_k sign gap per cycle and seed).
+    density, epochs, flips, train_loss, acc (test accuracy); `mask_comparison` per cycle and seed).
     """
     def metrics(model: nn.Module) -> dict[str, Tensor]:
         return member_metrics(model, data)
@@ -120,10 +138,9 @@ def lrr_experiment(data: TensorSplit, model: str, width: float, cycle: Cycle, de
         runs = lrr_arms(make, data.train, cycle, densities, arms=arms, pretrain_epochs=pretrain_epochs,
                         stacked=True, metrics=metrics, loss_fn=EnsembleMLP.loss, seed=seeds[0])
         table = arms_table(runs).assign(run=lambda t: t.run + seeds[0])
-        gap = sign_transfer_gap(runs, stacked=True).assign(run=lambda t: t.run + seeds[0]) \
-            if "imp_lrr_mask" in runs else pd.DataFrame()
-        return table, gap
-    tables, gaps = [], []
+        masks = mask_comparison(runs, stacked=True).assign(run=lambda t: t.run + seeds[0])
+        return table, masks
+    tables, comparisons = [], []
     for seed in seeds:
         def make_conv(seed: int = seed) -> nn.Module:
             torch.manual_seed(seed)
@@ -133,7 +150,5 @@ def lrr_experiment(data: TensorSplit, model: str, width: float, cycle: Cycle, de
         runs = lrr_arms(make_conv, batches, cycle, densities, arms=arms, pretrain_epochs=pretrain_epochs,
                         metrics=metrics, seed=seed)
         tables.append(arms_table(runs).assign(run=seed))
-        if "imp_lrr_mask" in runs:
-            gaps.append(sign_transfer_gap(runs).assign(run=seed))
-    gap = pd.concat(gaps, ignore_index=True) if gaps else pd.DataFrame()
-    return pd.concat(tables, ignore_index=True), gap
+        comparisons.append(mask_comparison(runs).assign(run=seed))
+    return pd.concat(tables, ignore_index=True), pd.concat(comparisons, ignore_index=True)
