@@ -21,28 +21,17 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import math
 import os
 import platform
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 
 from relml.dynamics import ctmc
-from relml.runtime import set_threads
+from relml.runtime import best_time, set_threads
 
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def best_time(fn: Callable[[], object], repeats: int) -> float:
-    best = math.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def run(items: Sequence[int], n_sets: int, set_fraction: float, exact_max_size: int, full_max_items: int,

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from relml.dynamics import cascades as cs
-from relml.runtime import set_threads
+from relml.runtime import best_time, set_threads
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -54,8 +54,8 @@ def cascades_trees(sizes: Sequence[int], p0: float = 0.05, w: float = 0.6, targe
     for n in sizes:
         model = cs.independent_cascade(cs.random_tree(n, seed=seed), p0, w)
         exact = cs.tree_distribution(model)
-        sdp = cs.best_time(lambda m=model: cs.tree_distribution(m), 3 if n <= 10_000 else 1)
-        full = (cs.best_time(lambda m=model: cs.tree_distribution(m, fft="full"), 1)
+        sdp = best_time(lambda m=model: cs.tree_distribution(m), 3 if n <= 10_000 else 1)
+        full = (best_time(lambda m=model: cs.tree_distribution(m, fft="full"), 1)
                 if n <= full_up_to else None)
         per_run, sizes_ = _mc_cost(model, budget_s, seed)
         probe = cs.empirical_distribution(sizes_, n)
@@ -83,7 +83,7 @@ def cascades_near_trees(sizes: Sequence[int], extra: float = 0.05, p0: float = 0
         graph = cs.tree_with_extra_edges(n, extra, seed=seed)
         model = cs.independent_cascade(graph, p0, w)
         tda = cs.tda_distribution(model)
-        seconds = cs.best_time(lambda m=model: cs.tda_distribution(m), 3 if n <= 10_000 else 1)
+        seconds = best_time(lambda m=model: cs.tda_distribution(m), 3 if n <= 10_000 else 1)
         per_run, sizes_ = _mc_cost(model, reference_s, seed)
         reference = cs.empirical_distribution(sizes_, model.n)
         tv, ks = cs.total_variation(tda, reference), cs.ks_distance(tda, reference)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,19 +22,10 @@ import torch
 
 from relml.data import digits
 from relml.models import MLP, EnsembleMLP
-from relml.runtime import set_threads
+from relml.runtime import best_time, set_threads
 from relml.sparse import Cycle, imp_densities, prune_cycles
 
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def _time(fn, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def compare(seeds: int, width: int, rewind: bool, rounds: int, epochs: int, repeats: int) -> dict:
@@ -54,7 +44,7 @@ def compare(seeds: int, width: int, rewind: bool, rounds: int, epochs: int, repe
             prune_cycles(MLP(sizes, generator=torch.Generator().manual_seed(s)), data.train, cycle, dens,
                          rewind=rewind, progress=False)
 
-    t_stacked, t_separate = _time(stacked, repeats), _time(separate, repeats)
+    t_stacked, t_separate = best_time(stacked, repeats), best_time(separate, repeats)
     return dict(scheme="IMP" if rewind else "LRR", seeds=seeds, width=width, cycles=rounds + 1, epochs=epochs,
                 stacked_s=t_stacked, separate_s=t_separate, speedup=t_separate / t_stacked)
 

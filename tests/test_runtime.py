@@ -1,10 +1,11 @@
 import random
+import time
 
 import numpy as np
 import pytest
 import torch
 
-from relml.runtime import resolve_device, seed_everything, set_threads
+from relml.runtime import best_time, resolve_device, seed_everything, set_threads
 
 
 def test_same_seed_same_numbers_everywhere():
@@ -31,3 +32,18 @@ def test_threads(monkeypatch):
     assert set_threads(before) == before
     with pytest.raises(ValueError):
         set_threads(0)
+
+
+def test_best_time_takes_the_fastest_call_and_stops_at_the_budget():
+    calls = []
+
+    def fn() -> None:
+        calls.append(1)
+        time.sleep(0.02 if len(calls) == 1 else 0.0)
+
+    assert best_time(fn, repeats=3) < 0.015 and len(calls) == 3
+    calls.clear()
+    best_time(fn, repeats=5, budget_s=0.01)  # the first call alone spends the budget
+    assert len(calls) == 1
+    with pytest.raises(ValueError, match="repeat"):
+        best_time(fn, repeats=0)

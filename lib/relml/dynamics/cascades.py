@@ -51,6 +51,8 @@ from scipy.signal import find_peaks
 from scipy.sparse import csgraph
 from scipy.stats import binom
 
+from relml.runtime import best_time
+
 BP_SWEEPS = 10  # the official code's number of synchronous loopy-BP sweeps
 MAX_ENUMERATION_BITS = 22
 MIN_FFT = 64  # adaptive FFT lengths start here: fewer, larger vectorized groups per tree level
@@ -750,16 +752,6 @@ def random_tree_model(n: int, seed: int | None = None) -> Cascade:
     graph = random_tree(n, seed=int(rng.integers(2**31)))
     return independent_cascade(graph, rng.uniform(0.05, 0.6, n),
                                rng.uniform(0.1, 0.9, 2 * graph.number_of_edges()))
-
-
-def best_time(fn, repeats: int = 3) -> float:
-    """The fastest of `repeats` wall-clock timings of fn() in seconds (robust to a busy machine)."""
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 @dataclass(frozen=True)

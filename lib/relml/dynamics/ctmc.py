@@ -55,13 +55,14 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch import Tensor
+
+from relml.runtime import best_time
 
 DTYPE = torch.float64
 EXACT_BELOW = 8  # official code: exact DP for sets of fewer than 8 items, MH from 8 on
@@ -1188,20 +1189,7 @@ def gradient_timing(n_items: Sequence[int], set_fraction: float = 0.25, n_sets: 
         data = prepare_sets([picks.tolist()], n)
         sizes.append(s)
         approx = functools.partial(approx_gradient, theta, data, n_samples=mh_samples, generator=generator)
-        approx_s.append(_best_time(approx, repeats, budget_s))
+        approx_s.append(best_time(approx, repeats, budget_s))
         exact = functools.partial(exact_gradient, theta, data)
-        exact_s.append(_best_time(exact, repeats, budget_s) if s <= exact_max_size else math.nan)
+        exact_s.append(best_time(exact, repeats, budget_s) if s <= exact_max_size else math.nan)
     return GradientTiming(list(n_items), sizes, n_sets, approx_s, exact_s)
-
-
-def _best_time(fn: Callable[[], object], repeats: int, budget_s: float = math.inf) -> float:
-    """The fastest of up to `repeats` calls, stopping early once `budget_s` seconds were spent."""
-    best, spent = math.inf, 0.0
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        took = time.perf_counter() - start
-        best, spent = min(best, took), spent + took
-        if spent >= budget_s:
-            break
-    return best
