@@ -20,7 +20,6 @@ Two safeguards of the official wrapper are left out on purpose: its per-tensor w
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -32,13 +31,14 @@ from relml.optim.hyperbolic import (
     fused_sgd_hyperbolic_,
     is_hyperbolic,
 )
+from relml.optim.wrapper import OptimizerWrapper
 
 __all__ = ["HAM"]
 
 _GROUP_KEYS = ("ham_alpha", "ham_beta", "ham_clamp")
 
 
-class HAM(torch.optim.Optimizer):
+class HAM(OptimizerWrapper):
     r"""Wrap a torch optimizer: after each of its steps, apply HAM's hyperbolic mirror step.
 
     Parameters
@@ -64,35 +64,14 @@ class HAM(torch.optim.Optimizer):
 
     def __init__(self, optimizer: torch.optim.Optimizer, alpha: float = 200.0, beta: float = 1e-3,
                  clamp: float = 5.0, *, foreach: bool | None = None, fused: bool = False) -> None:
-        if not isinstance(optimizer, torch.optim.Optimizer):
-            raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
         check_hyperbolic_args(0.0, alpha, beta, clamp)
+        # the state stays the base optimizer's own too (see `state`)
+        super().__init__(optimizer, {"ham_alpha": float(alpha), "ham_beta": float(beta),
+                                     "ham_clamp": float(clamp), "hyperbolic": None})
         if fused and type(optimizer) is not torch.optim.SGD:
             raise ValueError(f"fused=True needs a torch.optim.SGD base, got {type(optimizer).__name__}; "
                              "use fused=False (the foreach mirror step works after any optimizer)")
-        # not Optimizer.__init__: the param groups and the state stay the base optimizer's own
-        self.optimizer = optimizer
-        self.defaults = {**optimizer.defaults, "ham_alpha": float(alpha), "ham_beta": float(beta),
-                         "ham_clamp": float(clamp), "hyperbolic": None}
         self.foreach, self.fused = foreach, bool(fused)
-        # hook tables of torch.optim.Optimizer (`step` calls the step hooks itself)
-        self._optimizer_step_pre_hooks: OrderedDict = OrderedDict()
-        self._optimizer_step_post_hooks: OrderedDict = OrderedDict()
-        self._optimizer_state_dict_pre_hooks: OrderedDict = OrderedDict()
-        self._optimizer_state_dict_post_hooks: OrderedDict = OrderedDict()
-        self._optimizer_load_state_dict_pre_hooks: OrderedDict = OrderedDict()
-        self._optimizer_load_state_dict_post_hooks: OrderedDict = OrderedDict()
-        for group in self.param_groups:
-            self._init_group(group)
-
-    # the base optimizer owns groups and state; re-read them so a base `load_state_dict` is seen too
-    @property
-    def param_groups(self) -> list[dict[str, Any]]:  # type: ignore[override]
-        return self.optimizer.param_groups
-
-    @param_groups.setter
-    def param_groups(self, groups: list[dict[str, Any]]) -> None:
-        self.optimizer.param_groups = groups
 
     @property
     def state(self) -> Any:  # type: ignore[override]
@@ -106,13 +85,6 @@ class HAM(torch.optim.Optimizer):
         for key in (*_GROUP_KEYS, "hyperbolic"):
             group.setdefault(key, self.defaults[key])
         check_hyperbolic_args(0.0, group["ham_alpha"], group["ham_beta"], group["ham_clamp"])
-
-    def add_param_group(self, param_group: dict[str, Any]) -> None:
-        self.optimizer.add_param_group(param_group)
-        self._init_group(self.param_groups[-1])
-
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        self.optimizer.zero_grad(set_to_none=set_to_none)
 
     @torch.no_grad()
     def _mirror(self, group: dict[str, Any]) -> None:
@@ -141,9 +113,7 @@ class HAM(torch.optim.Optimizer):
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:  # type: ignore[override]
         """One base step, then the hyperbolic step with the gradients the base step used."""
-        for hook in self._optimizer_step_pre_hooks.values():
-            if hook(self, (), {"closure": closure}) is not None:
-                raise RuntimeError("HAM step pre-hooks may not replace the step's arguments")
+        self._pre_step(closure)
         if self.fused:
             loss = None
             if closure is not None:
@@ -156,8 +126,7 @@ class HAM(torch.optim.Optimizer):
             # the base step leaves p.grad as it was (torch optimizers do not write to it)
             for group in self.param_groups:
                 self._mirror(group)
-        for hook in self._optimizer_step_post_hooks.values():
-            hook(self, (), {"closure": closure})
+        self._post_step(closure)
         return loss
 
     def state_dict(self) -> dict[str, Any]:
@@ -168,12 +137,6 @@ class HAM(torch.optim.Optimizer):
         self.optimizer.load_state_dict(state_dict)
         for group in self.param_groups:
             self._init_group(group)
-
-    def __getstate__(self) -> dict[str, Any]:
-        return dict(self.__dict__)  # the wrapped optimizer too (Optimizer's own keeps only its groups)
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
 
     def __repr__(self) -> str:
         ab = sorted({(g["ham_alpha"], g["ham_beta"]) for g in self.param_groups})

@@ -20,12 +20,14 @@ The wrappers keep the torch.optim contract: `param_groups` are the base optimize
 from __future__ import annotations
 
 import math
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal, NamedTuple
 
 import torch
 from torch import Tensor
+
+from relml.optim.wrapper import OptimizerWrapper
 
 Reference = Literal["dominant", "weighted"]
 Criterion = Literal["per_step", "per_cycle"]
@@ -230,7 +232,7 @@ def top_modes(eigenvalues: Tensor, lr: float) -> Tensor:
 # optimizer wrappers
 
 
-class LookAhead(torch.optim.Optimizer):
+class LookAhead(OptimizerWrapper):
     r"""LookAhead around any torch optimizer: every k base steps, φ ← φ + α(θ − φ), θ ← φ.
 
     .. math::
@@ -247,32 +249,9 @@ class LookAhead(torch.optim.Optimizer):
     """
 
     def __init__(self, optimizer: torch.optim.Optimizer, k: int = 5, alpha: float = 0.5) -> None:
-        if not isinstance(optimizer, torch.optim.Optimizer):
-            raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
         _check_k_alpha(k, alpha)
-        # not Optimizer.__init__: the param groups and base state stay the base optimizer's own
-        self.optimizer = optimizer
-        self.defaults = {**optimizer.defaults, "lookahead_k": int(k), "lookahead_alpha": float(alpha)}
         self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)  # slow weights
-        # hook tables of torch.optim.Optimizer; `step` calls the step hooks itself rather than through
-        # Optimizer's profiling wrapper, whose cost would double the per-step overhead on small models
-        self._optimizer_step_pre_hooks: OrderedDict = OrderedDict()
-        self._optimizer_step_post_hooks: OrderedDict = OrderedDict()
-        self._optimizer_state_dict_pre_hooks: OrderedDict = OrderedDict()
-        self._optimizer_state_dict_post_hooks: OrderedDict = OrderedDict()
-        self._optimizer_load_state_dict_pre_hooks: OrderedDict = OrderedDict()
-        self._optimizer_load_state_dict_post_hooks: OrderedDict = OrderedDict()
-        for group in self.param_groups:
-            self._init_group(group)
-
-    # the base optimizer owns the groups; re-read them so a base `load_state_dict` is seen too
-    @property
-    def param_groups(self) -> list[dict[str, Any]]:  # type: ignore[override]
-        return self.optimizer.param_groups
-
-    @param_groups.setter
-    def param_groups(self, groups: list[dict[str, Any]]) -> None:
-        self.optimizer.param_groups = groups
+        super().__init__(optimizer, {"lookahead_k": int(k), "lookahead_alpha": float(alpha)})
 
     def _init_group(self, group: dict[str, Any]) -> None:
         group.setdefault("lookahead_k", self.defaults["lookahead_k"])
@@ -280,13 +259,6 @@ class LookAhead(torch.optim.Optimizer):
         group.setdefault("lookahead_step", 0)  # base steps taken in the current cycle
         group.setdefault("lookahead_cycles", 0)
         _check_k_alpha(group["lookahead_k"], group["lookahead_alpha"])
-
-    def add_param_group(self, param_group: dict[str, Any]) -> None:
-        self.optimizer.add_param_group(param_group)
-        self._init_group(self.param_groups[-1])
-
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        self.optimizer.zero_grad(set_to_none=set_to_none)
 
     def _start_cycles(self, groups: list[dict[str, Any]]) -> None:
         """Hook before the first base step of a cycle, for the groups starting one; MoLA retunes here."""
@@ -300,9 +272,7 @@ class LookAhead(torch.optim.Optimizer):
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:  # type: ignore[override]
         """One base step; each group that completes its k-th step of the cycle is averaged."""
-        for hook in self._optimizer_step_pre_hooks.values():
-            if hook(self, (), {"closure": closure}) is not None:
-                raise RuntimeError("LookAhead step pre-hooks may not replace the step's arguments")
+        self._pre_step(closure)
         starting = [group for group in self.param_groups if group["lookahead_step"] == 0]
         if starting:
             for group in starting:
@@ -317,8 +287,7 @@ class LookAhead(torch.optim.Optimizer):
                 self._average(group)
                 group["lookahead_step"] = 0
                 group["lookahead_cycles"] += 1
-        for hook in self._optimizer_step_post_hooks.values():
-            hook(self, (), {"closure": closure})
+        self._post_step(closure)
         return loss
 
     def state_dict(self) -> dict[str, Any]:
@@ -347,12 +316,6 @@ class LookAhead(torch.optim.Optimizer):
             self.state[p]["slow"] = tensor.detach().to(device=p.device, dtype=p.dtype).clone()
         for group in self.param_groups:
             self._init_group(group)
-
-    def __getstate__(self) -> dict[str, Any]:
-        return dict(self.__dict__)  # the wrapped optimizer too (Optimizer's own keeps only its groups)
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
 
     def __repr__(self) -> str:
         ks = sorted({(g["lookahead_k"], round(g["lookahead_alpha"], 4)) for g in self.param_groups})
