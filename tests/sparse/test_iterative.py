@@ -220,8 +220,20 @@ def test_same_seed_same_numbers():
     assert once() == once()
 
 
-def test_train_cycle_uses_a_fresh_optimizer():
+def test_train_cycle_uses_a_fresh_optimizer(monkeypatch):
     x, y = toy_data()
     net = nn.Linear(D_IN, CLASSES)
-    hist = train_cycle(net, (x, y), Cycle(epochs=2, lr=0.1, optimizer="adam"))
-    assert len(hist) == 2 and hist["train_loss"][1] < hist["train_loss"][0] + 1e-6
+    seen = []
+    original = iterative.fit
+
+    def spy(model, data, optimizer, **kwargs):
+        seen.append((optimizer, len(optimizer.state)))
+        return original(model, data, optimizer, **kwargs)
+
+    monkeypatch.setattr(iterative, "fit", spy)
+    cycle = Cycle(epochs=2, lr=0.1, optimizer="adam")
+    first, second = train_cycle(net, (x, y), cycle), train_cycle(net, (x, y), cycle)
+    (opt1, state1), (opt2, state2) = seen
+    assert opt1 is not opt2 and state1 == state2 == 0  # no Adam moments carried over
+    assert isinstance(opt2, torch.optim.Adam) and len(opt1.state) > 0
+    assert second["train_loss"][-1] < first["train_loss"][0]

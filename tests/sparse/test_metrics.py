@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from relml.sparse.metrics import layer_densities_of, mask_overlap, sign_flip_fraction
+from relml.sparse.metrics import density_of, layer_densities_of, mask_overlap, sign_flip_fraction
 
 
 def test_layer_densities_per_layer_and_per_member():
@@ -11,6 +11,15 @@ def test_layer_densities_per_layer_and_per_member():
     assert layer_densities_of(masks).tolist() == [0.75, 0.0]
     stacked = [torch.tensor([[1.0, 1.0], [0.0, 1.0]])]  # two members of one layer
     assert layer_densities_of(stacked, stacked=True).tolist() == [[1.0], [0.5]]
+
+
+def test_density_of_weighs_layers_by_size():
+    masks = [torch.tensor([[1.0, 0.0], [1.0, 1.0]]), torch.zeros(3, 1)]
+    assert density_of(masks) == pytest.approx(3 / 7)
+    stacked = [torch.tensor([[1.0, 1.0], [0.0, 1.0]]), torch.tensor([[1.0], [0.0]])]
+    assert density_of(stacked, stacked=True).tolist() == pytest.approx([1.0, 1 / 3])
+    with pytest.raises(ValueError, match="at least one"):
+        density_of([])
 
 
 def test_mask_overlap_is_jaccard():

@@ -29,6 +29,7 @@ import torch
 from torch import Tensor, nn
 
 from relml.sparse.masks import MaskCallback, maskable_weights
+from relml.sparse.metrics import density_of
 
 __all__ = ["GradualMagnitudePruning", "SignFlipCounter", "cubic_sparsity", "magnitude_masks"]
 
@@ -170,9 +171,7 @@ class GradualMagnitudePruning:
 
     def member_sparsity(self) -> Tensor:
         """The realised sparsity of each member's masks (stacked weights): (R,)."""
-        kept = sum(m.reshape(m.shape[0], -1).sum(1) for m in self.mask.masks)
-        total = sum(m[0].numel() for m in self.mask.masks)
-        return 1.0 - kept / total
+        return (1.0 - density_of(self.mask.masks, stacked=True)).to(self.mask.masks[0].dtype)
 
     def on_step_end(self, model: nn.Module, step: int) -> None:
         if self.start <= step <= self.end and (step - self.start) % self.every == 0:

@@ -42,7 +42,7 @@ from tqdm.auto import tqdm
 
 from relml.sparse.gradual import magnitude_masks
 from relml.sparse.masks import MaskCallback, check_density
-from relml.sparse.metrics import sign_flip_fraction
+from relml.sparse.metrics import density_of, sign_flip_fraction
 from relml.sparse.oneshot import prunable
 from relml.train import History, fit
 
@@ -141,13 +141,12 @@ class PruneRun:
     table: cycle, run (member), density (realised), epochs (spent so far), flips_init (surviving weights
     whose sign differs from θ_0), flips_prev (… from the end of the previous cycle), plus `metrics`'s.
     masks[i] / start_signs[i]: the masks and the sign of the weights at the start of cycle i (after
-    pruning and rewinding); end_weights: the weights after the last cycle.
+    pruning and rewinding).
     """
 
     table: pd.DataFrame
     masks: list[list[Tensor]] = field(repr=False)
     start_signs: list[list[Tensor]] = field(repr=False)
-    end_weights: list[Tensor] = field(repr=False)
 
     def final(self) -> pd.DataFrame:
         """The rows of the last cycle."""
@@ -246,21 +245,15 @@ def prune_cycles(model: nn.Module, data: Batch | Iterable[Batch], cycle: Cycle, 
             row_metrics = dict(metrics(model)) if metrics is not None else {}
             flips_init = sign_flip_fraction(weights, theta0, mask.masks, stacked)
             flips_prev = sign_flip_fraction(weights, previous, mask.masks, stacked)
-            density = _member_density(mask.masks, stacked)
+            density = density_of(mask.masks, stacked)
             cols = {"density": density, "flips_init": flips_init, "flips_prev": flips_prev, **row_metrics}
             values = {k: _as_rows(v, members) for k, v in cols.items()}
             rows += [dict(cycle=i, run=r, epochs=spent, **{k: v[r] for k, v in values.items()})
                      for r in range(members)]
             previous = [w.detach().clone() for w in weights]
-        return PruneRun(pd.DataFrame(rows), kept_masks, start_signs, previous)
+        return PruneRun(pd.DataFrame(rows), kept_masks, start_signs)
     finally:
         mask.remove()
-
-
-def _member_density(masks: Sequence[Tensor], stacked: bool) -> Tensor:
-    kept = sum(m.reshape(m.shape[0], -1).sum(1) if stacked else m.sum().reshape(1) for m in masks)
-    total = sum(m[0].numel() if stacked else m.numel() for m in masks)
-    return kept / total
 
 
 @torch.no_grad()

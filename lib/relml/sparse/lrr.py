@@ -25,13 +25,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from relml.data import TensorSplit
-from relml.data.augment import AugmentedBatches
 from relml.models import EnsembleMLP
-from relml.models.convnets import conv_net
 from relml.sparse.gradual import magnitude_masks
 from relml.sparse.iterative import Cycle, Metrics, PruneRun, member_metrics, prune_cycles
 from relml.sparse.masks import check_density, maskable_weights
 from relml.sparse.metrics import layer_densities_of, mask_overlap, sign_flip_fraction
+from relml.sparse.testbed import Testbed
 
 __all__ = ["ARMS", "arms_table", "lrr_arms", "lrr_experiment", "mask_comparison", "nested_random_masks"]
 
@@ -122,33 +121,19 @@ def mask_comparison(runs: dict[str, PruneRun], stacked: bool = False) -> pd.Data
 def lrr_experiment(data: TensorSplit, model: str, width: float, cycle: Cycle, densities: Sequence[float],
                    seeds: Sequence[int], *, pretrain_epochs: int = 0, arms: Sequence[str] = ARMS,
                    device: torch.device | str = "cpu") -> tuple[pd.DataFrame, pd.DataFrame]:
-    """All `arms` for every seed: the quick MLP as one `EnsembleMLP` with BN (one member per seed), or one
-    CIFAR ResNet-18 per seed (SGD, augmented batches). Returns (per-cycle table with arm, run = seed,
-    density, epochs, flips, train_loss, acc (test accuracy); `mask_comparison` per cycle and seed).
+    """All `arms` for every seed on a `Testbed`: the quick MLP as one `EnsembleMLP` with BN (one member per
+    seed), or one CIFAR ResNet-18 per seed (SGD, augmented batches). Returns (per-cycle table with arm,
+    run = seed, density, epochs, flips, train_loss, acc (test accuracy); `mask_comparison` per cycle and
+    seed).
     """
-    def metrics(model: nn.Module) -> dict[str, Tensor]:
-        return member_metrics(model, data)
-
-    if model == "mlp":
-        def make() -> nn.Module:
-            gen = torch.Generator().manual_seed(seeds[0])
-            return EnsembleMLP([data.x_train.shape[1], int(width), int(width), int(data.y_train.max()) + 1],
-                               len(seeds), generator=gen, norm=True).to(device)
-
-        runs = lrr_arms(make, data.train, cycle, densities, arms=arms, pretrain_epochs=pretrain_epochs,
-                        stacked=True, metrics=metrics, loss_fn=EnsembleMLP.loss, seed=seeds[0])
-        table = arms_table(runs).assign(run=lambda t: t.run + seeds[0])
-        masks = mask_comparison(runs, stacked=True).assign(run=lambda t: t.run + seeds[0])
-        return table, masks
+    bench = Testbed(data, model, width, augment=model != "mlp", device=device, norm=True)
     tables, comparisons = [], []
-    for seed in seeds:
-        def make_conv(seed: int = seed) -> nn.Module:
-            torch.manual_seed(seed)
-            return conv_net(model, int(data.y_train.max()) + 1, width).to(device)
-
-        batches = AugmentedBatches(data.x_train, data.y_train, cycle.batch_size, seed=seed, device=device)
-        runs = lrr_arms(make_conv, batches, cycle, densities, arms=arms, pretrain_epochs=pretrain_epochs,
-                        metrics=metrics, seed=seed)
-        tables.append(arms_table(runs).assign(run=seed))
-        comparisons.append(mask_comparison(runs).assign(run=seed))
+    for held in bench.groups(seeds):
+        runs = lrr_arms(lambda held=held: bench.make(held), bench.batches(cycle, held[0]), cycle, densities,
+                        arms=arms, pretrain_epochs=pretrain_epochs, stacked=bench.stacked,
+                        metrics=lambda m: member_metrics(m, data),
+                        loss_fn=EnsembleMLP.loss if bench.stacked else F.cross_entropy, seed=held[0])
+        tables.append(arms_table(runs).assign(run=lambda t, held=held: [held[r] for r in t.run]))
+        comparisons.append(mask_comparison(runs, bench.stacked).assign(
+            run=lambda t, held=held: [held[r] for r in t.run]))
     return pd.concat(tables, ignore_index=True), pd.concat(comparisons, ignore_index=True)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-__all__ = ["layer_densities_of", "mask_overlap", "sign_flip_fraction"]
+__all__ = ["density_of", "layer_densities_of", "mask_overlap", "sign_flip_fraction"]
 
 
 def _pairs(a: Sequence[Tensor], b: Sequence[Tensor], what: str) -> list[tuple[Tensor, Tensor]]:
@@ -34,6 +34,17 @@ def _rows(t: Tensor, stacked: bool) -> Tensor:
 
 def _collapse(v: Tensor, stacked: bool) -> Tensor | float:
     return v if stacked else float(v[0])
+
+
+@torch.no_grad()
+def density_of(masks: Sequence[Tensor], stacked: bool = False) -> Tensor | float:
+    """The kept fraction over all layers: a float, or (R,) per member when `stacked`."""
+    masks = list(masks)
+    if not masks:
+        raise ValueError("pass at least one mask")
+    kept = sum((_rows(m, stacked) != 0).sum(1) for m in masks)
+    total = sum(_rows(m, stacked).shape[1] for m in masks)
+    return _collapse(kept.double() / total, stacked)
 
 
 @torch.no_grad()
