@@ -41,9 +41,8 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from relml.sparse.gradual import magnitude_masks
-from relml.sparse.masks import MaskCallback, check_density
+from relml.sparse.masks import MaskCallback, check_density, maskable_weights
 from relml.sparse.metrics import density_of, sign_flip_fraction
-from relml.sparse.oneshot import prunable
 from relml.train import History, fit
 
 __all__ = ["Cycle", "PruneRun", "cycle_optimizer", "imp_densities", "member_metrics", "prune_cycles",
@@ -211,7 +210,7 @@ def prune_cycles(model: nn.Module, data: Batch | Iterable[Batch], cycle: Cycle, 
     is recorded after every cycle. Returns a `PruneRun`.
     """
     dens = _check_plan(densities, masks, signs, pretrain_epochs)
-    weights = prunable(model)
+    weights = maskable_weights(model)
     members = weights[0].shape[0] if stacked else 1
     start = init_masks if init_masks is not None else (masks[0] if masks is not None else None)
     mask = MaskCallback(weights, [m.clone() for m in start] if start is not None

@@ -22,7 +22,7 @@ from relml.sparse.gradual import magnitude_masks
 from relml.sparse.masks import MaskCallback, maskable_weights
 from relml.train import fit
 
-__all__ = ["FineTune", "one_shot_prune", "one_shot_sweep", "prunable"]
+__all__ = ["FineTune", "one_shot_prune", "one_shot_sweep"]
 
 Batch = tuple[Tensor, Tensor]
 LossFn = Callable[[Tensor, Tensor], Tensor]
@@ -46,19 +46,15 @@ class FineTune:
             raise ValueError("pass lr > 0, momentum in [0, 1), weight_decay >= 0 and batch_size >= 1")
 
 
-def prunable(model: nn.Module) -> list[nn.Parameter]:
-    """The weights pruning applies to (`relml.sparse.masks.maskable_weights`)."""
-    return maskable_weights(model)
-
-
 def one_shot_prune(model: nn.Module, sparsity: float, *, stacked: bool = False,
                    weights: Sequence[nn.Parameter] | None = None) -> MaskCallback:
     """Zero the fraction `sparsity` of smallest-magnitude weights, ranked over the whole network (per member
     if `stacked`); return the `MaskCallback` that keeps them zero (already applied; `remove()` it after).
 
-    weights: default `prunable(model)` (linear/conv kernels; biases and norm parameters stay dense).
+    weights: default `maskable_weights(model)` (linear/conv kernels; biases and norm parameters stay
+    dense).
     """
-    params = prunable(model) if weights is None else list(weights)
+    params = maskable_weights(model) if weights is None else list(weights)
     return MaskCallback(params, magnitude_masks(params, sparsity, "global", stacked))
 
 
